@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Options;
+using ZmqAspire.Tunneling;
+
+namespace ZmqAspire.Client;
+
+/// <summary>
+/// How the client reaches the server, bound from the <c>Tunnel</c> configuration section
+/// (environment: <c>Tunnel__SshServer</c>, <c>Tunnel__HostKeyFingerprint</c>, ...). The AppHost
+/// sets all of it; secrets (passphrase, password) come from configuration, never from a prompt.
+/// </summary>
+public sealed class TunnelSettings
+{
+    /// <summary>The configuration section name.</summary>
+    public const string Section = "Tunnel";
+
+    /// <summary>Gets or sets the bastion, <c>user@host[:port]</c>.</summary>
+    public string SshServer { get; set; } = string.Empty;
+
+    /// <summary>Gets or sets the server's endpoint as the bastion sees it, <c>tcp://host:port</c>.</summary>
+    public string RemoteEndpoint { get; set; } = string.Empty;
+
+    /// <summary>Gets or sets the bastion's pinned host key fingerprint(s), <c>SHA256:...</c>, comma-separated.</summary>
+    public string? HostKeyFingerprint { get; set; }
+
+    /// <summary>Gets or sets an OpenSSH known_hosts file to check the bastion's host key against, instead of a pin.</summary>
+    public string? KnownHostsPath { get; set; }
+
+    /// <summary>Gets or sets the private key file (OpenSSH format).</summary>
+    public string? PrivateKeyPath { get; set; }
+
+    /// <summary>Gets or sets the private key's passphrase, if it is encrypted.</summary>
+    public string? PrivateKeyPassphrase { get; set; }
+
+    /// <summary>Gets or sets a password, for password login (opt-in).</summary>
+    public string? Password { get; set; }
+
+    /// <summary>Gets or sets the time allowed to connect and log in to the bastion. Default: 10 seconds.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Builds the tunnel library's options.</summary>
+    /// <returns>The options.</returns>
+    /// <exception cref="FormatException">A value is malformed.</exception>
+    /// <exception cref="ArgumentException">No host key check is configured.</exception>
+    public SshTunnelOptions ToSshTunnelOptions() => new()
+    {
+        Server = SshServerAddress.Parse(SshServer),
+        HostKey = !string.IsNullOrWhiteSpace(HostKeyFingerprint)
+            ? HostKeyPolicy.Pinned(HostKeyFingerprint.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            : !string.IsNullOrWhiteSpace(KnownHostsPath)
+                ? HostKeyPolicy.KnownHosts(KnownHostsPath)
+                : throw new ArgumentException("Set Tunnel:HostKeyFingerprint or Tunnel:KnownHostsPath: the bastion's host key must be checked."),
+        PrivateKeyPath = PrivateKeyPath,
+        PrivateKeyPassphrase = PrivateKeyPassphrase,
+        Password = Password,
+        ConnectTimeout = ConnectTimeout,
+    };
+
+    /// <summary>Checks the settings at start-up, so a typo stops the client at once with a clear message.</summary>
+    public sealed class Validator : IValidateOptions<TunnelSettings>
+    {
+        /// <inheritdoc />
+        public ValidateOptionsResult Validate(string? name, TunnelSettings options)
+        {
+            var errors = new List<string>();
+            try
+            {
+                _ = options.ToSshTunnelOptions();
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException)
+            {
+                errors.Add(ex.Message);
+            }
+
+            if (!TcpEndpoint.TryParse(options.RemoteEndpoint, out _))
+            {
+                errors.Add($"Tunnel:RemoteEndpoint '{options.RemoteEndpoint}' is not tcp://host:port.");
+            }
+
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Aspire.Hosting.ApplicationModel;
+
+namespace ZmqAspire.Hosting;
+
+/// <summary>
+/// An OpenSSH bastion (jump host) in a container: key login for <see cref="UserName"/> only,
+/// local TCP forwards only, and only to the targets added with
+/// <see cref="ZmqAspireHostingExtensions.WithForwardTo"/>.
+/// </summary>
+/// <param name="name">The resource name.</param>
+/// <param name="keys">The deployment's host and client keys.</param>
+public sealed class SshBastionResource(string name, SshKeyMaterial keys) : ContainerResource(name)
+{
+    /// <summary>The name of the bastion's SSH endpoint.</summary>
+    public const string SshEndpointName = "ssh";
+
+    /// <summary>Gets the login user baked into the bastion image.</summary>
+    public string UserName => "tunnel";
+
+    /// <summary>Gets the deployment's keys.</summary>
+    public SshKeyMaterial Keys { get; } = keys;
+
+    /// <summary>Gets the forward targets allowed (<c>host:port</c>, as clients request them).</summary>
+    public ISet<string> PermittedTargets { get; } = new SortedSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Gets the SSH endpoint as the host sees it.</summary>
+    public EndpointReference SshEndpoint => new(this, SshEndpointName);
+}

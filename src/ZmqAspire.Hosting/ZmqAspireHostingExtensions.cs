@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace ZmqAspire.Hosting;
+
+/// <summary>
+/// Adds ZmqAspire's resources to an Aspire application model: a ZeroMQ server reachable only
+/// inside the container network, an SSH bastion that may forward to it, and the wiring that
+/// makes a client reach the server through the bastion (RFC 4254 local forwarding).
+/// </summary>
+public static class ZmqAspireHostingExtensions
+{
+    private const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode PublicFile = PrivateFile | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    private const UnixFileMode PublicDirectory = PublicFile | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
+    /// <summary>
+    /// Adds the NetMQ REP server, built from <paramref name="dockerfilePath"/> with
+    /// <paramref name="contextPath"/> (the server's publish folder) as build context. No port is
+    /// published to the host. Its telemetry goes to the dashboard over OTLP.
+    /// </summary>
+    /// <param name="builder">The application builder.</param>
+    /// <param name="name">The resource name; also the server's DNS name on the container network.</param>
+    /// <param name="contextPath">The build context (the server's self-contained publish output).</param>
+    /// <param name="dockerfilePath">The server's Dockerfile.</param>
+    /// <param name="port">The port the REP socket binds in the container. Default: 5556, as the seed.</param>
+    /// <returns>The server resource builder.</returns>
+    public static IResourceBuilder<ZmqServerResource> AddZmqServer(
+        this IDistributedApplicationBuilder builder, string name, string contextPath, string dockerfilePath, int port = 5556)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddResource(new ZmqServerResource(name, port))
+            .WithImage("zmqaspire/server")
+            .WithDockerfile(contextPath, dockerfilePath)
+            .WithEnvironment("Server__Port", port.ToString(CultureInfo.InvariantCulture))
+            .WithOtlpExporter();
+    }
+
+    /// <summary>Sets the server's simulated work per request.</summary>
+    /// <param name="server">The server.</param>
+    /// <param name="workTime">The time spent before each reply; zero or more.</param>
+    /// <returns>The same builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="workTime"/> is negative.</exception>
+    public static IResourceBuilder<ZmqServerResource> WithWorkTime(this IResourceBuilder<ZmqServerResource> server, TimeSpan workTime)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workTime, TimeSpan.Zero);
+        return server.WithEnvironment("Server__WorkTime", workTime.ToString("c", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// Adds the OpenSSH bastion built from the Dockerfile in <paramref name="contextPath"/>, with
+    /// its host key and the client's public key copied in at container creation (root-owned;
+    /// the private host key 0600). Its SSH endpoint is published to the host; the resource is
+    /// healthy once sshd sends its SSH banner.
+    /// </summary>
+    /// <param name="builder">The application builder.</param>
+    /// <param name="name">The resource name.</param>
+    /// <param name="contextPath">The folder with the bastion's Dockerfile and sshd_config.</param>
+    /// <param name="keys">The deployment's keys.</param>
+    /// <returns>The bastion resource builder.</returns>
+    public static IResourceBuilder<SshBastionResource> AddSshBastion(
+        this IDistributedApplicationBuilder builder, string name, string contextPath, SshKeyMaterial keys)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(keys);
+        var bastion = new SshBastionResource(name, keys);
+        var healthCheckKey = $"{name}_ssh_banner";
+        builder.Services.AddHealthChecks().AddAsyncCheck(healthCheckKey, ct => CheckSshBannerAsync(bastion.SshEndpoint, ct));
+
+        return builder.AddResource(bastion)
+            .WithImage("zmqaspire/bastion")
+            .WithDockerfile(contextPath)
+            .WithEndpoint(targetPort: 22, name: SshBastionResource.SshEndpointName, scheme: "tcp")
+            .WithContainerFiles("/etc/zmqaspire", (_, _) => Task.FromResult(BastionFiles(bastion)))
+            .WithHealthCheck(healthCheckKey);
+    }
+
+    /// <summary>
+    /// Allows the bastion to forward to <paramref name="server"/> (sshd's <c>PermitOpen</c>,
+    /// written exactly as clients request it: <c>name:port</c>). Nothing else may be forwarded.
+    /// </summary>
+    /// <param name="bastion">The bastion.</param>
+    /// <param name="server">The server it may forward to.</param>
+    /// <returns>The same bastion builder.</returns>
+    public static IResourceBuilder<SshBastionResource> WithForwardTo(
+        this IResourceBuilder<SshBastionResource> bastion, IResourceBuilder<ZmqServerResource> server)
+    {
+        ArgumentNullException.ThrowIfNull(bastion);
+        ArgumentNullException.ThrowIfNull(server);
+        bastion.Resource.PermittedTargets.Add(server.Resource.ForwardTarget);
+        return bastion;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="client"/> reach <paramref name="server"/> only through
+    /// <paramref name="bastion"/>: allows the forward on the bastion, passes the client the
+    /// bastion's address (<c>Tunnel__SshServer</c>), the pinned host key fingerprint
+    /// (<c>Tunnel__HostKeyFingerprint</c>), its private key path and the server's endpoint as the
+    /// bastion sees it (<c>Tunnel__RemoteEndpoint</c>), and starts the client after both.
+    /// </summary>
+    /// <typeparam name="T">The client resource type.</typeparam>
+    /// <param name="client">The client.</param>
+    /// <param name="bastion">The bastion to tunnel through.</param>
+    /// <param name="server">The server to reach.</param>
+    /// <returns>The same client builder.</returns>
+    public static IResourceBuilder<T> WithSshTunnel<T>(
+        this IResourceBuilder<T> client, IResourceBuilder<SshBastionResource> bastion, IResourceBuilder<ZmqServerResource> server)
+        where T : IResourceWithEnvironment, IResourceWithWaitSupport
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(bastion);
+        ArgumentNullException.ThrowIfNull(server);
+        bastion.WithForwardTo(server);
+        var ssh = bastion.Resource.SshEndpoint;
+        var keys = bastion.Resource.Keys;
+        return client
+            .WithEnvironment("Tunnel__SshServer", ReferenceExpression.Create(
+                $"{bastion.Resource.UserName}@{ssh.Property(EndpointProperty.Host)}:{ssh.Property(EndpointProperty.Port)}"))
+            .WithEnvironment("Tunnel__HostKeyFingerprint", keys.HostKeyFingerprint)
+            .WithEnvironment("Tunnel__PrivateKeyPath", keys.ClientPrivateKeyPath)
+            .WithEnvironment("Tunnel__RemoteEndpoint", server.Resource.EndpointOnContainerNetwork)
+            .WaitFor(bastion)
+            .WaitFor(server);
+    }
+
+    private static IEnumerable<ContainerFileSystemItem> BastionFiles(SshBastionResource bastion)
+    {
+        var permitOpen = bastion.PermittedTargets.Count == 0
+            ? string.Empty
+            : $"PermitOpen {string.Join(' ', bastion.PermittedTargets)}\n";
+        return
+        [
+            new ContainerDirectory
+            {
+                Name = "keys",
+                Mode = PublicDirectory,
+                Entries =
+                [
+                    new ContainerFile { Name = "ssh_host_ed25519_key", SourcePath = bastion.Keys.HostPrivateKeyPath, Mode = PrivateFile },
+                    new ContainerFile { Name = "ssh_host_ed25519_key.pub", Contents = bastion.Keys.HostPublicKey + "\n", Mode = PublicFile },
+                ],
+            },
+            new ContainerFile { Name = "authorized_keys", Contents = bastion.Keys.ClientPublicKey + "\n", Mode = PublicFile },
+            new ContainerDirectory
+            {
+                Name = "sshd_config.d",
+                Mode = PublicDirectory,
+                Entries = [new ContainerFile { Name = "permitopen.conf", Contents = permitOpen, Mode = PublicFile }],
+            },
+        ];
+    }
+
+    // Healthy once sshd itself answers: the host-side proxy accepts TCP before the container is up,
+    // so only the "SSH-2.0-" banner (RFC 4253, section 4.2) proves sshd is serving.
+    private static async Task<HealthCheckResult> CheckSshBannerAsync(EndpointReference endpoint, CancellationToken cancellationToken)
+    {
+        if (!endpoint.IsAllocated)
+        {
+            return HealthCheckResult.Unhealthy("SSH endpoint not allocated yet");
+        }
+
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token).ConfigureAwait(false);
+            var buffer = new byte[256];
+            var read = await tcp.GetStream().ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+            var banner = Encoding.ASCII.GetString(buffer, 0, read).TrimEnd();
+            return banner.StartsWith("SSH-2.0-", StringComparison.Ordinal)
+                ? HealthCheckResult.Healthy(banner)
+                : HealthCheckResult.Unhealthy($"no SSH banner (got {read} bytes)");
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy($"sshd not answering: {ex.Message}");
+        }
+    }
+}

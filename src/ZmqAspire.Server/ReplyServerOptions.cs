@@ -1,0 +1,21 @@
+namespace ZmqAspire.Server;
+
+/// <summary>Settings of the REP server, bound from the <c>Server</c> configuration section
+/// (environment: <c>Server__Port</c>, <c>Server__WorkTime</c>, ...).</summary>
+public sealed class ReplyServerOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string Section = "Server";
+
+    /// <summary>Gets or sets the TCP port the REP socket binds on all interfaces. Default: 5556, as the seed.</summary>
+    public int Port { get; set; } = 5556;
+
+    /// <summary>Gets or sets the simulated work per request before the reply is sent. Default: 1 second, as the seed.</summary>
+    public TimeSpan WorkTime { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets the largest message accepted, in bytes (ZMQ_MAXMSGSIZE); a peer that sends
+    /// more is disconnected and the server goes on serving others. Default: 16 MiB.
+    /// </summary>
+    public long MaxMessageSize { get; set; } = 16L * 1024 * 1024;
+}

@@ -1,0 +1,152 @@
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Base type of every error the tunnel reports. Catch this to handle all tunnel failures; catch
+/// a subtype to tell a security failure (host key) from a credential failure or an unreachable
+/// server.
+/// </summary>
+public class SshTunnelException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What failed, in words a user can act on.</param>
+    /// <param name="innerException">The SSH.NET or socket error underneath, if any.</param>
+    public SshTunnelException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// The SSH server presented a host key that the <see cref="HostKeyPolicy"/> does not trust. The
+/// connection was closed during key exchange, before any credential was sent.
+/// </summary>
+public sealed class SshHostKeyRejectedException : SshTunnelException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="server">The server that presented the key.</param>
+    /// <param name="keyType">The key's algorithm name, for example <c>ssh-ed25519</c>.</param>
+    /// <param name="seenFingerprint">The fingerprint of the key presented (<c>SHA256:...</c>).</param>
+    /// <param name="reason">Why the key was refused.</param>
+    /// <param name="expectedFingerprints">The fingerprints that would have been trusted, if known.</param>
+    public SshHostKeyRejectedException(
+        SshServerAddress server, string keyType, string seenFingerprint, HostKeyRejectionReason reason, IReadOnlyList<string> expectedFingerprints)
+        : base(BuildMessage(server, keyType, seenFingerprint, reason, expectedFingerprints))
+    {
+        Server = server;
+        KeyType = keyType;
+        SeenFingerprint = seenFingerprint;
+        Reason = reason;
+        ExpectedFingerprints = expectedFingerprints;
+    }
+
+    /// <summary>Gets the server that presented the key.</summary>
+    public SshServerAddress Server { get; }
+
+    /// <summary>Gets the key's algorithm name, for example <c>ssh-ed25519</c>.</summary>
+    public string KeyType { get; }
+
+    /// <summary>Gets the SHA-256 fingerprint of the key the server presented (<c>SHA256:...</c>).</summary>
+    public string SeenFingerprint { get; }
+
+    /// <summary>Gets why the key was refused.</summary>
+    public HostKeyRejectionReason Reason { get; }
+
+    /// <summary>Gets the fingerprints that would have been trusted (empty when the server is unknown).</summary>
+    public IReadOnlyList<string> ExpectedFingerprints { get; }
+
+    private static string BuildMessage(
+        SshServerAddress server, string keyType, string seen, HostKeyRejectionReason reason, IReadOnlyList<string> expected)
+    {
+        var where = $"{server.Host}:{server.Port}";
+        return reason switch
+        {
+            HostKeyRejectionReason.Revoked =>
+                $"Host key for {where} is REVOKED ({keyType} {seen}); refusing to connect.",
+            HostKeyRejectionReason.Unknown =>
+                $"Host key for {where} is unknown ({keyType} {seen}); refusing to connect. Add it to known_hosts or pin its fingerprint after checking it out of band.",
+            _ =>
+                $"Host key for {where} does not match: expected {string.Join(" or ", expected)}, seen {keyType} {seen}. The server was re-keyed or someone is intercepting the connection; refusing to connect.",
+        };
+    }
+}
+
+/// <summary>The SSH server refused every credential offered (wrong key, wrong password, or user not allowed).</summary>
+public sealed class SshTunnelAuthenticationException : SshTunnelException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="server">The server that refused the login.</param>
+    /// <param name="methods">The authentication methods tried, for example <c>publickey</c>.</param>
+    /// <param name="innerException">SSH.NET's error.</param>
+    public SshTunnelAuthenticationException(SshServerAddress server, IReadOnlyList<string> methods, Exception? innerException)
+        : base($"SSH login as '{server.User}' on {server.Host}:{server.Port} was refused (tried: {string.Join(", ", methods)}): {innerException?.Message}", innerException)
+    {
+        Server = server;
+        Methods = methods;
+    }
+
+    /// <summary>Gets the server that refused the login.</summary>
+    public SshServerAddress Server { get; }
+
+    /// <summary>Gets the authentication methods offered, in the order tried.</summary>
+    public IReadOnlyList<string> Methods { get; }
+}
+
+/// <summary>
+/// The SSH server could not be reached or did not complete the SSH handshake in time: DNS
+/// failure, connection refused, no route, or <see cref="SshTunnelOptions.ConnectTimeout"/>
+/// elapsed.
+/// </summary>
+public sealed class SshServerUnreachableException : SshTunnelException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="server">The server that could not be reached.</param>
+    /// <param name="timedOut"><see langword="true"/> when the connect timeout elapsed.</param>
+    /// <param name="detail">What went wrong.</param>
+    /// <param name="innerException">The socket or SSH.NET error underneath.</param>
+    public SshServerUnreachableException(SshServerAddress server, bool timedOut, string detail, Exception? innerException = null)
+        : base($"SSH server {server.Host}:{server.Port} is unreachable: {detail}", innerException)
+    {
+        Server = server;
+        TimedOut = timedOut;
+    }
+
+    /// <summary>Gets the server that could not be reached.</summary>
+    public SshServerAddress Server { get; }
+
+    /// <summary>Gets a value indicating whether the connect timeout elapsed (as opposed to an immediate refusal).</summary>
+    public bool TimedOut { get; }
+}
+
+/// <summary>A private key file could not be used: missing, malformed, encrypted with no passphrase given, or a wrong passphrase.</summary>
+public sealed class SshPrivateKeyException : SshTunnelException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="path">The key file, or a description of where the key came from.</param>
+    /// <param name="detail">What is wrong with it.</param>
+    /// <param name="innerException">SSH.NET's error.</param>
+    public SshPrivateKeyException(string path, string detail, Exception? innerException = null)
+        : base($"Private key '{path}' cannot be used: {detail}", innerException)
+    {
+        KeyPath = path;
+    }
+
+    /// <summary>Gets the key file path.</summary>
+    public string KeyPath { get; }
+}
+
+/// <summary>A local forward could not be opened or the SSH session it needs is gone.</summary>
+public sealed class SshForwardException : SshTunnelException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="remote">The target of the forward, as the SSH server sees it.</param>
+    /// <param name="detail">What went wrong.</param>
+    /// <param name="innerException">The error underneath.</param>
+    public SshForwardException(TcpEndpoint remote, string detail, Exception? innerException = null)
+        : base($"Forward to {remote} failed: {detail}", innerException)
+    {
+        Remote = remote;
+    }
+
+    /// <summary>Gets the forward's target as the SSH server sees it.</summary>
+    public TcpEndpoint Remote { get; }
+}

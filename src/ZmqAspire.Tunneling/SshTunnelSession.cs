@@ -1,0 +1,236 @@
+using System.Net.Sockets;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// One logged-in SSH session that carries any number of local forwards (RFC 4254, section 7.2,
+/// "direct-tcpip" channels): one login for many sockets, as <c>ssh -L a -L b</c> does.
+/// </summary>
+/// <remarks>
+/// Thread-safe. Dispose it after the sockets that use its forwards, to close every listener and
+/// the SSH connection; no process is started, so nothing can be orphaned.
+/// </remarks>
+public sealed class SshTunnelSession : IDisposable, IAsyncDisposable
+{
+    private readonly SshClient _client;
+    private readonly IDisposable[] _credentials;
+    private readonly List<LocalForward> _forwards = [];
+    private readonly Lock _gate = new();
+    private bool _disposed;
+
+    private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint)
+    {
+        _client = client;
+        _credentials = credentials;
+        Server = server;
+        HostKeyFingerprint = fingerprint;
+        _client.ErrorOccurred += (_, e) => ErrorOccurred?.Invoke(this, e.Exception);
+    }
+
+    /// <summary>Raised when the SSH connection fails after it was established (for example the server went away).</summary>
+    public event EventHandler<Exception>? ErrorOccurred;
+
+    /// <summary>Gets the SSH server this session is logged in to.</summary>
+    public SshServerAddress Server { get; }
+
+    /// <summary>Gets the SHA-256 fingerprint of the host key the server presented and the policy accepted.</summary>
+    public string HostKeyFingerprint { get; }
+
+    /// <summary>Gets a value indicating whether the SSH connection is up.</summary>
+    public bool IsConnected => !_disposed && _client.IsConnected;
+
+    /// <summary>Gets the forwards open on this session.</summary>
+    public IReadOnlyList<LocalForward> Forwards
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _forwards];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Connects to the SSH server, checks its host key and logs in, all within
+    /// <see cref="SshTunnelOptions.ConnectTimeout"/>.
+    /// </summary>
+    /// <param name="options">Where to connect and how to log in.</param>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <returns>The logged-in session.</returns>
+    /// <exception cref="ArgumentException">The options are incomplete, or no credential is available.</exception>
+    /// <exception cref="SshPrivateKeyException">The private key is missing, malformed, or its passphrase is missing or wrong.</exception>
+    /// <exception cref="SshHostKeyRejectedException">The host key is not trusted by <see cref="SshTunnelOptions.HostKey"/>; no credential was sent.</exception>
+    /// <exception cref="SshTunnelAuthenticationException">The server refused the credentials.</exception>
+    /// <exception cref="SshServerUnreachableException">The server cannot be reached, or the timeout elapsed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static async Task<SshTunnelSession> ConnectAsync(SshTunnelOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var server = options.Server;
+        var (methods, credentials, methodNames) = SshCredentials.Create(options);
+
+        var info = new ConnectionInfo(server.Host, server.Port, server.User, methods) { Timeout = options.ConnectTimeout };
+        var client = new SshClient(info) { KeepAliveInterval = options.KeepAliveInterval };
+
+        SshHostKeyRejectedException? rejection = null;
+        string? accepted = null;
+        client.HostKeyReceived += (_, e) =>
+        {
+            var fingerprint = HostKeyPolicy.Fingerprint(e.HostKey);
+            var verdict = options.HostKey.Verify(server.Host, server.Port, e.HostKeyName, e.HostKey);
+            e.CanTrust = verdict.Trusted;
+            if (verdict.Trusted)
+            {
+                accepted = fingerprint;
+            }
+            else
+            {
+                rejection = new SshHostKeyRejectedException(server, e.HostKeyName, fingerprint, verdict.Reason, verdict.Expected);
+            }
+        };
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
+            return new SshTunnelSession(client, credentials, server, accepted!);
+        }
+        catch (Exception ex)
+        {
+            client.Dispose();
+            Array.ForEach(credentials, c => c.Dispose());
+            throw Translate(ex, server, methodNames, rejection, options.ConnectTimeout, cancellationToken);
+        }
+    }
+
+    private static Exception Translate(
+        Exception ex, SshServerAddress server, string[] methods, SshHostKeyRejectedException? rejection, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (rejection is not null)
+        {
+            return rejection;
+        }
+
+        return ex switch
+        {
+            OperationCanceledException when cancellationToken.IsCancellationRequested => ex,
+            OperationCanceledException or SshOperationTimeoutException =>
+                new SshServerUnreachableException(server, timedOut: true, $"no SSH handshake within {timeout.TotalSeconds:0.###} s", ex),
+            SshAuthenticationException => new SshTunnelAuthenticationException(server, methods, ex),
+            SocketException se => new SshServerUnreachableException(server, timedOut: se.SocketErrorCode == SocketError.TimedOut, se.Message, ex),
+            SshConnectionException => new SshServerUnreachableException(server, timedOut: false, $"the SSH handshake failed ({ex.Message})", ex),
+            _ => ex,
+        };
+    }
+
+    /// <summary>
+    /// Opens a local forward: a listener on <c>127.0.0.1</c> on a port the OS picks (bound to
+    /// port 0 and read back, so no other process can take it in between), whose connections the
+    /// SSH server relays to <paramref name="remote"/> as it resolves it.
+    /// </summary>
+    /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
+    /// <returns>The open forward; connect sockets to its <see cref="LocalForward.LocalEndpoint"/>.</returns>
+    /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
+    /// <exception cref="SshForwardException">The SSH connection is down, or the listener cannot be opened.</exception>
+    public LocalForward OpenLocalForward(TcpEndpoint remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_client.IsConnected)
+            {
+                throw new SshForwardException(remote, "the SSH session is not connected");
+            }
+
+            var port = new ForwardedPortLocal("127.0.0.1", 0, remote.Host, (uint)remote.Port);
+            try
+            {
+                _client.AddForwardedPort(port);
+                port.Start();
+            }
+            catch (Exception ex) when (ex is SocketException or SshException or InvalidOperationException)
+            {
+                port.Dispose();
+                throw new SshForwardException(remote, ex.Message, ex);
+            }
+
+            var forward = new LocalForward(this, port, remote);
+            _forwards.Add(forward);
+            return forward;
+        }
+    }
+
+    /// <summary>Closes a forward's listener and its channels; called by <see cref="LocalForward.Dispose"/>.</summary>
+    internal void Close(LocalForward forward, ForwardedPortLocal port)
+    {
+        lock (_gate)
+        {
+            if (!_forwards.Remove(forward))
+            {
+                return;
+            }
+
+            try
+            {
+                port.Stop();
+                _client.RemoveForwardedPort(port);
+            }
+            catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The session is already gone: the listener is closed below either way.
+            }
+
+            port.Dispose();
+        }
+    }
+
+    /// <summary>Closes every forward, then the SSH connection.</summary>
+    public void Dispose()
+    {
+        LocalForward[] forwards;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            forwards = [.. _forwards];
+        }
+
+        foreach (var forward in forwards)
+        {
+            forward.Dispose();
+        }
+
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        try
+        {
+            _client.Disconnect();
+        }
+        catch (Exception ex) when (ex is SshException or ObjectDisposedException or SocketException)
+        {
+            // Already disconnected.
+        }
+
+        _client.Dispose();
+        Array.ForEach(_credentials, c => c.Dispose());
+    }
+
+    /// <inheritdoc cref="Dispose"/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
