@@ -19,12 +19,23 @@ public sealed class LocalForward : IDisposable
         Remote = remote;
         LocalPort = checked((int)port.BoundPort);
         LocalEndpoint = new TcpEndpoint(IPAddress.Loopback.ToString(), LocalPort);
-        // SSH.NET reports a refused channel open (target down, or not allowed by the server's
-        // PermitOpen) only through this event: surface it instead of losing it.
+        // Surface what SSH.NET reports through this event (errors while opening or relaying a
+        // channel, such as the session dropping). A channel open the server refuses (target down,
+        // or not allowed by its PermitOpen) is NOT among them: SSH.NET 2026.0.0 closes that
+        // connection without raising anything (ChannelDirectTcpip.Open returns, Bind is skipped).
         _port.Exception += (_, e) => Failed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
     }
 
-    /// <summary>Raised when a connection through the forward fails, for example when the SSH server refuses to open the channel.</summary>
+    /// <summary>
+    /// Raised when SSH.NET reports an error while opening or relaying a connection through the
+    /// forward, for example when the SSH session fails while a channel is being opened.
+    /// </summary>
+    /// <remarks>
+    /// A channel the SSH server refuses to open (the target is down, or the server's
+    /// <c>PermitOpen</c> forbids it) is not reported here: SSH.NET only closes the accepted
+    /// connection, so the connecting socket sees it closed (NetMQ then reconnects) and the
+    /// server logs the refusal.
+    /// </remarks>
     public event EventHandler<SshForwardException>? Failed;
 
     /// <summary>Gets the target as the SSH server sees it.</summary>

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+
+namespace ZmqAspire.Tunneling.Tests;
+
+/// <summary>Runs a helper tool (ssh-keygen, useradd, ss, ...) with no terminal: stdin is always closed.</summary>
+internal static class ProcessRunner
+{
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
+
+    public static ProcessResult Run(string fileName, IReadOnlyList<string> arguments, string? standardInput = null, TimeSpan? timeout = null)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (standardInput is not null)
+        {
+            process.StandardInput.Write(standardInput);
+        }
+
+        // Never leave a tool waiting for a terminal answer.
+        process.StandardInput.Close();
+        if (!process.WaitForExit(timeout ?? DefaultTimeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{Describe(fileName, arguments)} did not finish within {(timeout ?? DefaultTimeout).TotalSeconds} s.");
+        }
+
+        process.WaitForExit();
+        return new ProcessResult(process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+    }
+
+    /// <summary>Runs the tool and throws with its output when it exits non-zero.</summary>
+    public static ProcessResult RunChecked(string fileName, IReadOnlyList<string> arguments, string? standardInput = null)
+    {
+        var result = Run(fileName, arguments, standardInput);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{Describe(fileName, arguments)} exited with {result.ExitCode}: {result.StandardError.Trim()} {result.StandardOutput.Trim()}");
+        }
+
+        return result;
+    }
+
+    private static string Describe(string fileName, IReadOnlyList<string> arguments) =>
+        $"'{fileName} {string.Join(' ', arguments.Select(a => a.Length == 0 ? "''" : a))}'";
+}
+
+internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);

@@ -1,0 +1,33 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ZmqAspire.Tunneling.Tests;
+
+/// <summary>Loopback port helpers.</summary>
+internal static class TestNet
+{
+    /// <summary>A port that was free a moment ago: bound on 127.0.0.1:0, read back, released.</summary>
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    /// <summary>The lines of <c>ss -ltn</c> whose local address has port <paramref name="port"/> (any address).</summary>
+    public static IReadOnlyList<string> ListeningSockets(int port)
+    {
+        var output = ProcessRunner.RunChecked("/usr/bin/ss", ["-Hltn"]).StandardOutput;
+        var suffix = string.Create(CultureInfo.InvariantCulture, $":{port}");
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 4 } fields && fields[3].EndsWith(suffix, StringComparison.Ordinal))];
+    }
+}
