@@ -48,9 +48,13 @@ public sealed partial class RequestClient(
             LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), remote.ToString());
 
             // NetMQ sockets belong to one thread: run the request loop on a dedicated one.
-            await Task.Factory.StartNew(
+            var answered = await Task.Factory.StartNew(
                 () => SendRequests(forward, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
                 .ConfigureAwait(false);
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                state.Finished($"sent {_options.RequestCount} requests, {answered} answered; tunnel closed");
+            }
         }
     }
 
@@ -79,8 +83,9 @@ public sealed partial class RequestClient(
             async ct => await SshTunnelSession.ConnectAsync(options, ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
     }
 
-    private void SendRequests(LocalForward forward, CancellationToken stoppingToken)
+    private int SendRequests(LocalForward forward, CancellationToken stoppingToken)
     {
+        var answered = 0;
         var endpoint = forward.LocalEndpoint.ToString();
         var socket = CreateSocket(endpoint);
         try
@@ -95,6 +100,7 @@ public sealed partial class RequestClient(
                 if (reply is not null)
                 {
                     LogReply(n, reply);
+                    answered++;
                 }
                 else if (!stoppingToken.IsCancellationRequested)
                 {
@@ -111,7 +117,8 @@ public sealed partial class RequestClient(
                 }
             }
 
-            LogDone(_options.RequestCount);
+            LogDone(_options.RequestCount, answered);
+            return answered;
         }
         finally
         {
@@ -163,6 +170,6 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Error, Message = "No reply to request {Sequence} within {TimeoutSeconds} s; recreating the REQ socket")]
     private partial void LogNoReply(int sequence, double timeoutSeconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Sent {Count} requests; done (0 = unbounded)")]
-    private partial void LogDone(int count);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Done: sent {Count} requests, {Answered} answered")]
+    private partial void LogDone(int count, int answered);
 }

@@ -7,6 +7,7 @@ namespace ZmqAspire.Client;
 public sealed class TunnelState
 {
     private volatile Snapshot _current = new(null, null, "not connected yet");
+    private volatile string? _finished;
 
     /// <summary>Records the live session and forward.</summary>
     /// <param name="session">The SSH session.</param>
@@ -17,10 +18,19 @@ public sealed class TunnelState
     /// <param name="reason">Why, in words for the dashboard.</param>
     public void Down(string reason) => _current = new(null, null, reason);
 
+    /// <summary>Records that the client sent all its requests and closed the tunnel on purpose.</summary>
+    /// <param name="summary">What was done, for the dashboard.</param>
+    public void Finished(string summary) => _finished = summary;
+
     /// <summary>Reports the state as a health result.</summary>
-    /// <returns>Healthy while the SSH session is up and the forward listens.</returns>
+    /// <returns>Healthy while the SSH session is up and the forward listens, or after the client finished its requests.</returns>
     public HealthCheckResult ToHealth()
     {
+        if (_finished is { } summary)
+        {
+            return HealthCheckResult.Healthy(summary);
+        }
+
         var s = _current;
         if (s.Session is null || s.Forward is null)
         {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: set the machine up (idempotent), then run the AppHost. The AppHost prints the
+# dashboard login URL; the client's replies show in the dashboard (Console logs > client).
+# Extra arguments go to the AppHost, e.g.  eng/run.sh --ZmqAspire:ServerWorkSeconds=0.2
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$REPO_ROOT/eng/setup.sh"
+
+echo
+echo "[run] building the solution (first run restores NuGet packages)"
+dotnet build "$REPO_ROOT/ZmqAspire.AppHost" -nologo -v quiet -clp:NoSummary
+echo "[run] starting the AppHost; the first start builds the bastion and server images (about a minute)"
+echo "[run] open the 'Login to the dashboard' URL below; Ctrl+C stops everything"
+cd "$REPO_ROOT"
+exec dotnet run --project ZmqAspire.AppHost --no-build -- "$@"
