@@ -12,7 +12,7 @@ namespace ZmqAspire.Tunneling;
 /// Thread-safe. Dispose it after the sockets that use its forwards, to close every listener and
 /// the SSH connection; no process is started, so nothing can be orphaned.
 /// </remarks>
-public sealed class SshTunnelSession : IDisposable, IAsyncDisposable
+public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 {
     private readonly SshClient _client;
     private readonly IDisposable[] _credentials;
@@ -207,6 +207,11 @@ public sealed class SshTunnelSession : IDisposable, IAsyncDisposable
         foreach (var forward in forwards)
         {
             forward.Dispose();
+        }
+
+        foreach (var remote in TakeRemoteForwards())
+        {
+            remote.Dispose();
         }
 
         lock (_gate)

@@ -450,7 +450,10 @@ public sealed class SshdFixture : IDisposable
             "PasswordAuthentication yes",
             "KbdInteractiveAuthentication no",
             "PermitRootLogin no",
-            "AllowTcpForwarding local",
+            // Remote forwards (ssh -R) too, for the reverse tunnel tests: listening on loopback only.
+            "AllowTcpForwarding yes",
+            "GatewayPorts no",
+            $"PermitListen {Loopback}:*",
             "PermitOpen any",
             "X11Forwarding no",
             "AllowAgentForwarding no",

@@ -1,0 +1,86 @@
+using Renci.SshNet;
+using Renci.SshNet.Common;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>Remote forwards (RFC 4254, section 7.1, "tcpip-forward"): the <c>ssh -R</c> side of a session.</summary>
+public sealed partial class SshTunnelSession
+{
+    private readonly List<RemoteForward> _remoteForwards = [];
+
+    /// <summary>
+    /// Asks the SSH server to listen on <paramref name="listen"/> (as the server sees it; port 0
+    /// lets the server pick) and to relay every connection it accepts back through this session
+    /// to <paramref name="target"/>, as this process resolves it. This is how a socket that must
+    /// <c>bind</c> behind the bastion becomes reachable from the bastion's side.
+    /// </summary>
+    /// <param name="listen">Where the SSH server listens, for example <c>tcp://127.0.0.1:0</c>. Servers
+    /// with <c>GatewayPorts no</c> (OpenSSH's default) listen on their loopback whatever is asked.</param>
+    /// <param name="target">Where accepted connections go, for example a local NetMQ socket's <c>tcp://127.0.0.1:5556</c>.</param>
+    /// <returns>The open remote forward; <see cref="RemoteForward.ServerEndpoint"/> gives the port the server chose.</returns>
+    /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
+    /// <exception cref="SshForwardException">The server refused the request (for example <c>AllowTcpForwarding local</c>
+    /// or a <c>PermitListen</c> that does not match), or the session is down.</exception>
+    public RemoteForward OpenRemoteForward(TcpEndpoint listen, TcpEndpoint target)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentNullException.ThrowIfNull(target);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_client.IsConnected)
+            {
+                throw new SshForwardException(listen, "the SSH session is not connected");
+            }
+
+            var port = new ForwardedPortRemote(listen.Host, (uint)listen.Port, target.Host, (uint)target.Port);
+            try
+            {
+                _client.AddForwardedPort(port);
+                port.Start();
+            }
+            catch (Exception ex) when (ex is SshException or InvalidOperationException)
+            {
+                _client.RemoveForwardedPort(port);
+                port.Dispose();
+                throw new SshForwardException(listen, $"the SSH server refused to listen ({ex.Message})", ex);
+            }
+
+            var forward = new RemoteForward(this, port, new TcpEndpoint(listen.Host, checked((int)port.BoundPort)), target);
+            _remoteForwards.Add(forward);
+            return forward;
+        }
+    }
+
+    /// <summary>Cancels a remote forward; called by <see cref="RemoteForward.Dispose"/>.</summary>
+    internal void Close(RemoteForward forward, ForwardedPortRemote port)
+    {
+        lock (_gate)
+        {
+            if (!_remoteForwards.Remove(forward))
+            {
+                return;
+            }
+
+            try
+            {
+                port.Stop();
+                _client.RemoveForwardedPort(port);
+            }
+            catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The session is already gone, and the server's listener with it.
+            }
+
+            port.Dispose();
+        }
+    }
+
+    private RemoteForward[] TakeRemoteForwards()
+    {
+        lock (_gate)
+        {
+            return [.. _remoteForwards];
+        }
+    }
+}
