@@ -7,6 +7,8 @@ using ZmqAspire.Hosting;
 //   ZmqAspire:ServerWorkSeconds  simulated work per request (default 1, as the seed)
 //   ZmqAspire:RequestCount       requests the client sends (default 0: keeps sending)
 //   ZmqAspire:RequestInterval    seconds between a reply and the next request (default 0)
+//   ZmqAspire:PasswordLogin      true: the client logs in with a password, as the seed did (opt-in;
+//                                the password is the secret parameter Parameters:bastion-password)
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("ZmqAspire");
 var repoRoot = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
@@ -20,12 +22,23 @@ var server = builder.AddZmqServer(
     .WithWorkTime(TimeSpan.FromSeconds(settings.GetValue("ServerWorkSeconds", 1.0)));
 
 var bastion = builder.AddSshBastion("bastion", Path.Combine(repoRoot, "src", "ZmqAspire.Bastion"), keys);
+var password = settings.GetValue("PasswordLogin", false) ? builder.AddParameter("bastion-password", secret: true) : null;
+if (password is not null)
+{
+    bastion.WithPasswordLogin(password);
+}
 
-builder.AddProject<Projects.ZmqAspire_Client>("client", launchProfileName: null)
+var client = builder.AddProject<Projects.ZmqAspire_Client>("client", launchProfileName: null)
     .WithHttpEndpoint(name: "http")
+    .WithUrlForEndpoint("http", url => url.DisplayText = "client (commands endpoint)")
     .WithHttpHealthCheck("/health")
-    .WithSshTunnel(bastion, server)
+    .WithSshTunnel(bastion, server, password)
+    // Our server reads the ZQA1 envelope, so the client may send trace context in it; a plain
+    // libzmq REP peer could not take the two-frame request (docs/wire-format.md).
+    .WithEnvironment("Client__Envelope", "true")
     .WithEnvironment("Client__RequestCount", settings["RequestCount"] ?? "0")
-    .WithEnvironment("Client__Interval", TimeSpan.FromSeconds(settings.GetValue("RequestInterval", 0.0)).ToString("c"));
+    .WithEnvironment("Client__Interval", TimeSpan.FromSeconds(settings.GetValue("RequestInterval", 0.0)).ToString("c"))
+    .WithIconName("PlugConnected");
+client.WithUrl(ReferenceExpression.Create($"{client.GetEndpoint("http")}/health"), "health report (SSH session, forward, last request)");
 
 builder.Build().Run();

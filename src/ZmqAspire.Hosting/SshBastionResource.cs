@@ -23,6 +23,12 @@ public sealed class SshBastionResource(string name, SshKeyMaterial keys) : Conta
     /// <summary>Gets the forward targets allowed (<c>host:port</c>, as clients request them).</summary>
     public ISet<string> PermittedTargets { get; } = new SortedSet<string>(StringComparer.Ordinal);
 
+    /// <summary>Gets or sets the tunnel user's password, when password login is opted into (<see cref="ZmqAspireHostingExtensions.WithPasswordLogin"/>); null: key login only.</summary>
+    public ParameterResource? Password { get; set; }
+
+    /// <summary>Gets the ports on which clients may ask the bastion to listen for remote forwards (<c>ssh -R</c>); empty: none.</summary>
+    public ISet<int> RemoteListenPorts { get; } = new SortedSet<int>();
+
     /// <summary>Gets the SSH endpoint as the host sees it.</summary>
     public EndpointReference SshEndpoint => new(this, SshEndpointName);
 }

@@ -38,6 +38,9 @@ public static class ZmqAspireHostingExtensions
             .WithImage("zmqaspire/server")
             .WithDockerfile(contextPath, dockerfilePath)
             .WithEnvironment("Server__Port", port.ToString(CultureInfo.InvariantCulture))
+            // The name clients reach it by, recorded as server.address on its spans (not the container id).
+            .WithEnvironment("Server__Address", name)
+            .WithIconName("Server")
             .WithOtlpExporter();
     }
 
@@ -77,7 +80,9 @@ public static class ZmqAspireHostingExtensions
             .WithImage("zmqaspire/bastion")
             .WithDockerfile(contextPath)
             .WithEndpoint(targetPort: 22, name: SshBastionResource.SshEndpointName, scheme: "tcp")
-            .WithContainerFiles("/etc/zmqaspire", (_, _) => Task.FromResult(BastionFiles(bastion)))
+            .WithUrlForEndpoint(SshBastionResource.SshEndpointName, url => url.DisplayText = "SSH: user tunnel, key login, local forwards to the server only")
+            .WithIconName("ShieldLock")
+            .WithContainerFiles("/etc/zmqaspire", (_, ct) => BastionFilesAsync(bastion, ct))
             .WithHealthCheck(healthCheckKey);
     }
 
@@ -98,6 +103,41 @@ public static class ZmqAspireHostingExtensions
     }
 
     /// <summary>
+    /// Opts into password login for the tunnel user (the seed's method), in addition to keys. The
+    /// password reaches the container as a root-only file that is fed to <c>chpasswd</c> and
+    /// removed at start, so it is never on a command line or in a log. Off unless called.
+    /// </summary>
+    /// <param name="bastion">The bastion.</param>
+    /// <param name="password">A secret parameter holding the password.</param>
+    /// <returns>The same bastion builder.</returns>
+    public static IResourceBuilder<SshBastionResource> WithPasswordLogin(
+        this IResourceBuilder<SshBastionResource> bastion, IResourceBuilder<ParameterResource> password)
+    {
+        ArgumentNullException.ThrowIfNull(bastion);
+        ArgumentNullException.ThrowIfNull(password);
+        bastion.Resource.Password = password.Resource;
+        return bastion;
+    }
+
+    /// <summary>
+    /// Opts into remote forwards (RFC 4254 section 7.1, <c>ssh -R</c>): a client behind the
+    /// bastion may ask it to listen on <paramref name="port"/> (on all of the bastion's
+    /// addresses, so other containers reach it) and relay connections back to a socket the client
+    /// binds. Off unless called; only the listed ports are allowed.
+    /// </summary>
+    /// <param name="bastion">The bastion.</param>
+    /// <param name="port">The port the bastion may listen on, 1-65535.</param>
+    /// <returns>The same bastion builder.</returns>
+    public static IResourceBuilder<SshBastionResource> WithRemoteForwarding(this IResourceBuilder<SshBastionResource> bastion, int port)
+    {
+        ArgumentNullException.ThrowIfNull(bastion);
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        bastion.Resource.RemoteListenPorts.Add(port);
+        return bastion;
+    }
+
+    /// <summary>
     /// Makes <paramref name="client"/> reach <paramref name="server"/> only through
     /// <paramref name="bastion"/>: allows the forward on the bastion, passes the client the
     /// bastion's address (<c>Tunnel__SshServer</c>), the pinned host key fingerprint
@@ -109,8 +149,12 @@ public static class ZmqAspireHostingExtensions
     /// <param name="bastion">The bastion to tunnel through.</param>
     /// <param name="server">The server to reach.</param>
     /// <returns>The same client builder.</returns>
+    /// <param name="password">When given, the client logs in with this password instead of its key (the seed's way; the bastion must have <see cref="WithPasswordLogin"/>).</param>
     public static IResourceBuilder<T> WithSshTunnel<T>(
-        this IResourceBuilder<T> client, IResourceBuilder<SshBastionResource> bastion, IResourceBuilder<ZmqServerResource> server)
+        this IResourceBuilder<T> client,
+        IResourceBuilder<SshBastionResource> bastion,
+        IResourceBuilder<ZmqServerResource> server,
+        IResourceBuilder<ParameterResource>? password = null)
         where T : IResourceWithEnvironment, IResourceWithWaitSupport
     {
         ArgumentNullException.ThrowIfNull(client);
@@ -119,22 +163,37 @@ public static class ZmqAspireHostingExtensions
         bastion.WithForwardTo(server);
         var ssh = bastion.Resource.SshEndpoint;
         var keys = bastion.Resource.Keys;
-        return client
+        client
             .WithEnvironment("Tunnel__SshServer", ReferenceExpression.Create(
                 $"{bastion.Resource.UserName}@{ssh.Property(EndpointProperty.Host)}:{ssh.Property(EndpointProperty.Port)}"))
             .WithEnvironment("Tunnel__HostKeyFingerprint", keys.HostKeyFingerprint)
-            .WithEnvironment("Tunnel__PrivateKeyPath", keys.ClientPrivateKeyPath)
-            .WithEnvironment("Tunnel__RemoteEndpoint", server.Resource.EndpointOnContainerNetwork)
-            .WaitFor(bastion)
-            .WaitFor(server);
+            .WithEnvironment("Tunnel__RemoteEndpoint", server.Resource.EndpointOnContainerNetwork);
+        _ = password is null
+            ? client.WithEnvironment("Tunnel__PrivateKeyPath", keys.ClientPrivateKeyPath)
+            : client.WithEnvironment("Tunnel__Password", password);
+        return client.WaitFor(bastion).WaitFor(server);
     }
 
-    private static IEnumerable<ContainerFileSystemItem> BastionFiles(SshBastionResource bastion)
+    private static async Task<IEnumerable<ContainerFileSystemItem>> BastionFilesAsync(SshBastionResource bastion, CancellationToken cancellationToken)
     {
-        var permitOpen = bastion.PermittedTargets.Count == 0
-            ? string.Empty
-            : $"PermitOpen {string.Join(' ', bastion.PermittedTargets)}\n";
-        return
+        var config = new StringBuilder();
+        if (bastion.PermittedTargets.Count > 0)
+        {
+            config.Append(CultureInfo.InvariantCulture, $"PermitOpen {string.Join(' ', bastion.PermittedTargets)}\n");
+        }
+
+        if (bastion.Password is not null)
+        {
+            // "publickey password" (a space, not a comma): either method alone is enough.
+            config.Append("PasswordAuthentication yes\nAuthenticationMethods publickey password\n");
+        }
+
+        if (bastion.RemoteListenPorts.Count > 0)
+        {
+            config.Append(CultureInfo.InvariantCulture, $"AllowTcpForwarding yes\nGatewayPorts clientspecified\nPermitListen {string.Join(' ', bastion.RemoteListenPorts.Select(p => $"*:{p}"))}\n");
+        }
+
+        List<ContainerFileSystemItem> files =
         [
             new ContainerDirectory
             {
@@ -151,9 +210,22 @@ public static class ZmqAspireHostingExtensions
             {
                 Name = "sshd_config.d",
                 Mode = PublicDirectory,
-                Entries = [new ContainerFile { Name = "permitopen.conf", Contents = permitOpen, Mode = PublicFile }],
+                Entries = [new ContainerFile { Name = "deployment.conf", Contents = config.ToString(), Mode = PublicFile }],
             },
         ];
+        if (bastion.Password is not null)
+        {
+            var password = await bastion.Password.GetValueAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Parameter '{bastion.Password.Name}' (the bastion password) has no value.");
+            files.Add(new ContainerDirectory
+            {
+                Name = "secrets",
+                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+                Entries = [new ContainerFile { Name = "tunnel-password", Contents = password, Mode = PrivateFile }],
+            });
+        }
+
+        return files;
     }
 
     // Healthy once sshd itself answers: the host-side proxy accepts TCP before the container is up,

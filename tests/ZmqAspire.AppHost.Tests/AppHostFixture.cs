@@ -10,7 +10,7 @@ namespace ZmqAspire.AppHost.Tests;
 /// Runs the real AppHost once for the test collection: real bastion and server containers and
 /// the real client process, with fresh keys in a temporary folder and a short work time.
 /// </summary>
-public sealed class AppHostFixture : IAsyncLifetime
+public class AppHostFixture : IAsyncLifetime
 {
     /// <summary>How many requests the client sends in the test run.</summary>
     public const int RequestCount = 5;
@@ -24,6 +24,9 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public SshKeyMaterial Keys => SshKeyMaterial.EnsureCreated(KeyDirectory);
 
+    /// <summary>Gets more AppHost arguments, for fixtures that run another configuration.</summary>
+    protected virtual IEnumerable<string> ExtraArguments => [];
+
     public async Task InitializeAsync()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.ZmqAspire_AppHost>(
@@ -31,6 +34,7 @@ public sealed class AppHostFixture : IAsyncLifetime
             $"--ZmqAspire:KeyDirectory={KeyDirectory}",
             "--ZmqAspire:ServerWorkSeconds=0.05",
             $"--ZmqAspire:RequestCount={RequestCount}",
+            .. ExtraArguments,
         ]);
         _app = await builder.BuildAsync();
         using var cts = new CancellationTokenSource(StartTimeout);
