@@ -124,7 +124,7 @@ fi
 # 5. Browser test tooling (optional)
 # ---------------------------------------------------------------------------------------
 if [ "$WITH_BROWSER" -eq 1 ]; then
-  if [ ! -d "$REPO_ROOT/tests/browser/node_modules/playwright-core" ]; then
+  if [ -f "$REPO_ROOT/tests/browser/package.json" ] && [ ! -d "$REPO_ROOT/tests/browser/node_modules/playwright-core" ]; then
     step "installing playwright-core (npm) for the dashboard browser test"
     (cd "$REPO_ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
   fi

@@ -8,7 +8,7 @@ cd "$REPO_ROOT"
 
 echo
 echo "[test] building"
-dotnet build ZmqAspire.sln -nologo -v quiet -clp:NoSummary
+dotnet build ZmqAspire.sln -nologo -v minimal -clp:NoSummary
 
 results="$REPO_ROOT/artifacts/test-results"
 rm -rf "$results"

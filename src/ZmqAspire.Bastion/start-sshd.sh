@@ -8,4 +8,5 @@ if [ -f "$password_file" ]; then
   { printf 'tunnel:'; cat "$password_file"; printf '\n'; } | chpasswd
   rm -f "$password_file"
 fi
-exec /usr/sbin/sshd -D -e "$@"
+# sshd -e logs to stderr; send it to stdout so routine events are not shown as errors.
+exec /usr/sbin/sshd -D -e "$@" 2>&1
