@@ -38,7 +38,8 @@ var client = builder.AddProject<Projects.ZmqAspire_Client>("client", launchProfi
     .WithEnvironment("Client__Envelope", "true")
     .WithEnvironment("Client__RequestCount", settings["RequestCount"] ?? "0")
     .WithEnvironment("Client__Interval", TimeSpan.FromSeconds(settings.GetValue("RequestInterval", 0.0)).ToString("c"))
-    .WithIconName("PlugConnected");
+    .WithIconName("PlugConnected")
+    .WithClientCommands();
 client.WithUrl(ReferenceExpression.Create($"{client.GetEndpoint("http")}/health"), "health report (SSH session, forward, last request)");
 
 builder.Build().Run();

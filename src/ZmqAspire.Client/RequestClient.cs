@@ -1,66 +1,157 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
-using NetMQ;
-using NetMQ.Sockets;
 using Polly;
 using Polly.Retry;
+using ZmqAspire.Messaging;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.Client;
 
 /// <summary>
-/// The seed's REQ client: logs in to the bastion, opens a local forward to the server and sends
-/// numbered requests through it, logging each reply.
+/// Keeps the client's tunnel up: logs in to the bastion (retrying while it is unreachable),
+/// opens a local forward to the server and runs the <see cref="RequestLoop"/> through it until
+/// the session is lost or a reconnect is asked for, then connects again.
 /// </summary>
 public sealed partial class RequestClient(
     IOptions<TunnelSettings> tunnelSettings,
-    IOptions<RequestClientOptions> clientOptions,
+    RequestLoop loop,
+    ClientCommands commands,
     TunnelState state,
     ILogger<RequestClient> logger) : BackgroundService
 {
-    private static readonly TimeSpan ReceiveSlice = TimeSpan.FromMilliseconds(100);
-    private readonly RequestClientOptions _options = clientOptions.Value;
+    private static readonly TimeSpan SessionPoll = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ReconnectPause = TimeSpan.FromSeconds(1);
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = tunnelSettings.Value;
         var remote = TcpEndpoint.Parse(settings.RemoteEndpoint);
-        SshTunnelSession session;
-        try
+        var options = settings.ToSshTunnelOptions();
+        while (!stoppingToken.IsCancellationRequested)
         {
-            session = await ConnectWithRetryAsync(settings.ToSshTunnelOptions(), stoppingToken).ConfigureAwait(false);
-        }
-        catch (SshTunnelException ex)
-        {
-            // Host key, credential and key-file errors are not retried: they need a person.
-            LogTunnelFailed(ex, ex.Message);
-            state.Down(ex.Message);
-            return;
-        }
+            SshTunnelSession session;
+            try
+            {
+                session = await ConnectWithRetryAsync(options, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SshTunnelException ex)
+            {
+                // Host key, credential and key-file errors are not retried: they need a person.
+                LogTunnelFailed(ex, ex.Message);
+                state.Down(ex.Message);
+                return;
+            }
 
+            var reason = await RunTunnelAsync(session, remote, stoppingToken).ConfigureAwait(false);
+            ClientTelemetry.SshDisconnects.Add(1, new KeyValuePair<string, object?>(ClientTelemetry.DisconnectReason, reason));
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            LogTunnelClosed(reason);
+            await Task.Delay(ReconnectPause, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs one tunnel lifetime; returns why it ended: <c>error</c>, <c>reconnect</c> or <c>shutdown</c>.</summary>
+    private async Task<string> RunTunnelAsync(SshTunnelSession session, TcpEndpoint remote, CancellationToken stoppingToken)
+    {
         using (session)
         {
-            using var forward = session.OpenLocalForward(remote);
-            forward.Failed += (_, e) => LogForwardFailed(e.Message);
-            session.ErrorOccurred += (_, e) => state.Down($"SSH session error: {e.Message}");
-            state.Connected(session, forward);
-            LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), remote.ToString());
-
-            // NetMQ sockets belong to one thread: run the request loop on a dedicated one.
-            var answered = await Task.Factory.StartNew(
-                () => SendRequests(forward, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-                .ConfigureAwait(false);
-            if (!stoppingToken.IsCancellationRequested)
+            LocalForward forward;
+            try
             {
-                state.Finished($"sent {_options.RequestCount} requests, {answered} answered; tunnel closed");
+                forward = session.OpenLocalForward(remote);
+            }
+            catch (SshForwardException ex)
+            {
+                RecordForwardFailure(ex);
+                state.Down(ex.Message);
+                return "error";
+            }
+
+            var reconnect = commands.BeginTunnel();
+            using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, reconnect);
+            var lost = "the SSH session closed";
+            void OnForwardFailed(object? sender, SshForwardException e) => RecordForwardFailure(e);
+            void OnSessionError(object? sender, Exception e)
+            {
+                lost = $"SSH session error: {e.Message}";
+                state.Down(lost);
+                try
+                {
+                    lifetime.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Raised while this lifetime was already ending.
+                }
+            }
+
+            forward.Failed += OnForwardFailed;
+            session.ErrorOccurred += OnSessionError;
+            try
+            {
+                state.Connected(session, forward);
+                LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), remote.ToString());
+                var watch = WatchSessionAsync(session, lifetime);
+                var run = Task.Factory.StartNew(
+                    () => loop.Run(session, forward, lifetime.Token), lifetime.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (run.Exception?.InnerException is { } crash)
+                {
+                    // Unexpected (a NetMQ failure, say): start over with a new session and socket.
+                    lost = $"request loop failed: {crash.Message}";
+                    LogLoopFailed(crash);
+                }
+
+                await lifetime.CancelAsync().ConfigureAwait(false);
+                await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            finally
+            {
+                session.ErrorOccurred -= OnSessionError;
+                forward.Failed -= OnForwardFailed;
+                forward.Dispose();
+            }
+
+            var reason = stoppingToken.IsCancellationRequested ? "shutdown" : reconnect.IsCancellationRequested ? "reconnect" : "error";
+            state.Down(reason == "reconnect" ? "reconnecting, as asked" : lost);
+            return reason;
+        }
+    }
+
+    // SSH.NET raises ErrorOccurred for most failures; polling IsConnected also catches a
+    // connection that closed quietly.
+    private async Task WatchSessionAsync(SshTunnelSession session, CancellationTokenSource lifetime)
+    {
+        while (!lifetime.IsCancellationRequested)
+        {
+            await Task.Delay(SessionPoll, lifetime.Token).ConfigureAwait(false);
+            if (!session.IsConnected)
+            {
+                state.Down("the SSH session is disconnected");
+                await lifetime.CancelAsync().ConfigureAwait(false);
             }
         }
     }
 
+    private void RecordForwardFailure(SshForwardException ex)
+    {
+        LogForwardFailed(ex.Message);
+        state.ForwardFailed(ex.Message);
+        ClientTelemetry.ForwardFailures.Add(1, new KeyValuePair<string, object?>(TelemetryAttributes.ErrorType, ex.InnerException?.GetType().FullName ?? ex.GetType().FullName));
+    }
+
     private async Task<SshTunnelSession> ConnectWithRetryAsync(SshTunnelOptions options, CancellationToken stoppingToken)
     {
-        // The bastion may still be starting: retry unreachability with exponential backoff and jitter.
+        // The bastion may still be starting (or restarting): retry unreachability with exponential backoff and jitter.
         var pipeline = new ResiliencePipelineBuilder<SshTunnelSession>()
             .AddRetry(new RetryStrategyOptions<SshTunnelSession>
             {
@@ -69,7 +160,7 @@ public sealed partial class RequestClient(
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(500),
-                MaxDelay = TimeSpan.FromSeconds(10),
+                MaxDelay = TimeSpan.FromSeconds(5),
                 OnRetry = args =>
                 {
                     var message = args.Outcome.Exception?.Message ?? "unknown error";
@@ -79,78 +170,37 @@ public sealed partial class RequestClient(
                 },
             })
             .Build();
-        return await pipeline.ExecuteAsync(
-            async ct => await SshTunnelSession.ConnectAsync(options, ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+        return await pipeline.ExecuteAsync(ct => ConnectOnceAsync(options, ct), stoppingToken).ConfigureAwait(false);
     }
 
-    private int SendRequests(LocalForward forward, CancellationToken stoppingToken)
+    private static async ValueTask<SshTunnelSession> ConnectOnceAsync(SshTunnelOptions options, CancellationToken cancellationToken)
     {
-        var answered = 0;
-        var endpoint = forward.LocalEndpoint.ToString();
-        var socket = CreateSocket(endpoint);
+        using var activity = ClientTelemetry.Source.StartActivity("ssh connect", ActivityKind.Client);
+        activity?.SetTag(TelemetryAttributes.ServerAddress, options.Server.Host);
+        activity?.SetTag(TelemetryAttributes.ServerPort, options.Server.Port);
         try
         {
-            for (var n = 0; (_options.RequestCount == 0 || n < _options.RequestCount) && !stoppingToken.IsCancellationRequested; n++)
-            {
-                using var activity = ClientTelemetry.Source.StartActivity("REQ request", ActivityKind.Client);
-                activity?.SetTag("zmqaspire.request.sequence", n);
-                LogSending(n);
-                socket.SendFrame(_options.Message);
-                var reply = Receive(socket, stoppingToken);
-                if (reply is not null)
-                {
-                    LogReply(n, reply);
-                    answered++;
-                }
-                else if (!stoppingToken.IsCancellationRequested)
-                {
-                    // A REQ socket that lost a reply can never send again: replace it.
-                    activity?.SetStatus(ActivityStatusCode.Error, "no reply within the request timeout");
-                    LogNoReply(n, _options.RequestTimeout.TotalSeconds);
-                    socket.Dispose();
-                    socket = CreateSocket(endpoint);
-                }
-
-                if (stoppingToken.WaitHandle.WaitOne(_options.Interval))
-                {
-                    break;
-                }
-            }
-
-            LogDone(_options.RequestCount, answered);
-            return answered;
+            var session = await SshTunnelSession.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+            activity?.SetTag("zmqaspire.ssh.host_key", session.HostKeyFingerprint);
+            ClientTelemetry.SshConnects.Add(1);
+            return session;
         }
-        finally
+        catch (Exception ex) when (ex is SshTunnelException)
         {
-            socket.Dispose();
+            var errorType = ex.GetType().FullName;
+            activity?.SetTag(TelemetryAttributes.ErrorType, errorType);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity?.AddException(ex);
+            ClientTelemetry.SshConnectFailures.Add(1, new KeyValuePair<string, object?>(TelemetryAttributes.ErrorType, errorType));
+            throw;
         }
-    }
-
-    private string? Receive(RequestSocket socket, CancellationToken stoppingToken)
-    {
-        // Wait in short slices so that shutdown is not held up by a pending request.
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < _options.RequestTimeout && !stoppingToken.IsCancellationRequested)
-        {
-            if (socket.TryReceiveFrameString(ReceiveSlice, out var reply))
-            {
-                return reply;
-            }
-        }
-
-        return null;
-    }
-
-    private static RequestSocket CreateSocket(string endpoint)
-    {
-        var socket = new RequestSocket();
-        socket.Options.Linger = TimeSpan.Zero;
-        socket.Connect(endpoint);
-        return socket;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel up: {Server} (host key {Fingerprint}), {Local} -> {Remote}")]
     private partial void LogTunnelUp(string server, string fingerprint, string local, string remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH tunnel closed ({Reason}); connecting again")]
+    private partial void LogTunnelClosed(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt {Attempt} failed, retrying in {DelaySeconds:0.0} s: {Reason}")]
     private partial void LogConnectRetry(int attempt, double delaySeconds, string reason);
@@ -158,18 +208,9 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Critical, Message = "SSH tunnel cannot be established: {Reason}")]
     private partial void LogTunnelFailed(Exception exception, string reason);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "The request loop failed; reconnecting")]
+    private partial void LogLoopFailed(Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forward failed: {Reason}")]
     private partial void LogForwardFailed(string reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Sending request {Sequence} ...")]
-    private partial void LogSending(int sequence);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Received reply {Sequence} [ {Reply} ]")]
-    private partial void LogReply(int sequence, string reply);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "No reply to request {Sequence} within {TimeoutSeconds} s; recreating the REQ socket")]
-    private partial void LogNoReply(int sequence, double timeoutSeconds);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Done: sent {Count} requests, {Answered} answered")]
-    private partial void LogDone(int count, int answered);
 }

@@ -6,15 +6,39 @@ public sealed class RequestClientOptions
     /// <summary>The configuration section name.</summary>
     public const string Section = "Client";
 
-    /// <summary>Gets or sets how many requests to send; 0 sends until stopped. Default: 9, as the seed.</summary>
+    /// <summary>
+    /// Gets or sets how many requests to send on its own; 0 sends until stopped. Default: 9, as
+    /// the seed. After that the client keeps its tunnel and sends only when asked (the
+    /// dashboard's "Send one request" command).
+    /// </summary>
     public int RequestCount { get; set; } = 9;
 
     /// <summary>Gets or sets the pause between a reply and the next request. Default: none.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.Zero;
 
-    /// <summary>Gets or sets how long to wait for a reply before the request counts as failed and the socket is recreated. Default: 10 seconds.</summary>
+    /// <summary>Gets or sets how long to wait for a reply before the request is sent again on a new socket. Default: 10 seconds.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets how many times a request is sent again after a timeout before it counts as failed. Default: 2.</summary>
+    public int MaxRetries { get; set; } = 2;
 
     /// <summary>Gets or sets the request body. Default: <c>Hello</c>, as the seed.</summary>
     public string Message { get; set; } = "Hello";
+
+    /// <summary>
+    /// Gets or sets a value indicating whether requests go in the ZQA1 envelope that carries
+    /// trace context to the server (docs/wire-format.md). Default: <see langword="false"/>, for
+    /// unknown peers: a libzmq REP server that reads one frame per request cannot take a
+    /// two-frame request. The AppHost turns it on for the ZmqAspire server.
+    /// </summary>
+    public bool Envelope { get; set; }
+
+    /// <summary>Gets or sets the id sent in the envelope. Default: host name and process id.</summary>
+    public string ClientId { get; set; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    /// <summary>
+    /// Gets or sets the secret the command endpoints (<c>POST /commands/...</c>) require in the
+    /// <c>X-ZmqAspire-Command-Token</c> header. Default: none, and the endpoints are off.
+    /// </summary>
+    public string? CommandToken { get; set; }
 }

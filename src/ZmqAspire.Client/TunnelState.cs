@@ -1,60 +1,106 @@
+using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.Client;
 
-/// <summary>The client's view of its SSH session and forward, read by the health check.</summary>
-public sealed class TunnelState
+/// <summary>The client's view of its SSH session, forward and last request, read by the health check.</summary>
+/// <param name="time">The clock (for when the session came up and when a forward last failed).</param>
+public sealed class TunnelState(TimeProvider time)
 {
-    private volatile Snapshot _current = new(null, null, "not connected yet");
-    private volatile string? _finished;
+    /// <summary>How long a forward failure keeps the client Degraded.</summary>
+    public static readonly TimeSpan ForwardFailureWindow = TimeSpan.FromSeconds(30);
+
+    private volatile Snapshot _current = new(null, null, "not connected yet", default);
+    private volatile string? _lastRequestError;
+    private long _forwardFailures;
+    private volatile ForwardFailure? _lastForwardFailure;
+
+    /// <summary>Creates the state on the system clock.</summary>
+    public TunnelState()
+        : this(TimeProvider.System)
+    {
+    }
 
     /// <summary>Records the live session and forward.</summary>
     /// <param name="session">The SSH session.</param>
     /// <param name="forward">The forward the REQ socket uses.</param>
-    public void Connected(SshTunnelSession session, LocalForward forward) => _current = new(session, forward, null);
+    public void Connected(SshTunnelSession session, LocalForward forward) => _current = new(session, forward, null, time.GetUtcNow());
 
     /// <summary>Records that there is no usable tunnel, and why.</summary>
     /// <param name="reason">Why, in words for the dashboard.</param>
-    public void Down(string reason) => _current = new(null, null, reason);
+    public void Down(string reason) => _current = new(null, null, reason, default);
 
-    /// <summary>Records that the client sent all its requests and closed the tunnel on purpose.</summary>
-    /// <param name="summary">What was done, for the dashboard.</param>
-    public void Finished(string summary) => _finished = summary;
+    /// <summary>Records a failure SSH.NET reported on the forward.</summary>
+    /// <param name="reason">What failed.</param>
+    public void ForwardFailed(string reason)
+    {
+        Interlocked.Increment(ref _forwardFailures);
+        _lastForwardFailure = new(time.GetUtcNow(), reason);
+    }
+
+    /// <summary>Records that a request was answered.</summary>
+    public void RequestSucceeded() => _lastRequestError = null;
+
+    /// <summary>Records that the last request got no answer.</summary>
+    /// <param name="reason">Why.</param>
+    public void RequestFailed(string reason) => _lastRequestError = reason;
+
+    /// <summary>Gets a value indicating whether the session is connected and the forward listens.</summary>
+    public bool IsUp => _current is { Session.IsConnected: true, Forward.IsListening: true };
 
     /// <summary>Reports the state as a health result.</summary>
-    /// <returns>Healthy while the SSH session is up and the forward listens, or after the client finished its requests.</returns>
+    /// <returns>
+    /// Unhealthy while there is no SSH session or the forward does not listen; Degraded while the
+    /// last request went unanswered or a forward failed in the last
+    /// <see cref="ForwardFailureWindow"/>; Healthy otherwise.
+    /// </returns>
     public HealthCheckResult ToHealth()
     {
-        if (_finished is { } summary)
-        {
-            return HealthCheckResult.Healthy(summary);
-        }
-
         var s = _current;
-        if (s.Session is null || s.Forward is null)
-        {
-            return HealthCheckResult.Unhealthy($"SSH tunnel down: {s.Reason}");
-        }
-
         var data = new Dictionary<string, object>
         {
-            ["ssh.server"] = s.Session.Server.ToString(),
-            ["ssh.host_key"] = s.Session.HostKeyFingerprint,
-            ["forward.local"] = s.Forward.LocalEndpoint.ToString(),
-            ["forward.remote"] = s.Forward.Remote.ToString(),
+            ["forward.failures"] = Interlocked.Read(ref _forwardFailures),
         };
+        var lastFailure = _lastForwardFailure;
+        if (lastFailure is { } f)
+        {
+            data["forward.last_failure"] = $"{f.At.ToString("O", CultureInfo.InvariantCulture)} {f.Reason}";
+        }
+
+        if (s.Session is null || s.Forward is null)
+        {
+            return HealthCheckResult.Unhealthy($"SSH tunnel down: {s.Reason}", data: data);
+        }
+
+        data["ssh.server"] = s.Session.Server.ToString();
+        data["ssh.host_key"] = s.Session.HostKeyFingerprint;
+        data["ssh.connected_since"] = s.Since.ToString("O", CultureInfo.InvariantCulture);
+        data["forward.local"] = s.Forward.LocalEndpoint.ToString();
+        data["forward.remote"] = s.Forward.Remote.ToString();
         if (!s.Session.IsConnected)
         {
             return HealthCheckResult.Unhealthy("SSH session to the bastion is disconnected", data: data);
         }
 
-        return s.Forward.IsListening
-            ? HealthCheckResult.Healthy($"forwarding {s.Forward.LocalEndpoint} to {s.Forward.Remote} via {s.Session.Server}", data)
-            : HealthCheckResult.Unhealthy("local forward is not listening", data: data);
+        if (!s.Forward.IsListening)
+        {
+            return HealthCheckResult.Unhealthy("local forward is not listening", data: data);
+        }
+
+        if (_lastRequestError is { } error)
+        {
+            return HealthCheckResult.Degraded($"tunnel up, but the last request failed: {error}", data: data);
+        }
+
+        return lastFailure is { } recent && time.GetUtcNow() - recent.At < ForwardFailureWindow
+            ? HealthCheckResult.Degraded($"forward failed recently: {recent.Reason}", data: data)
+            : HealthCheckResult.Healthy($"forwarding {s.Forward.LocalEndpoint} to {s.Forward.Remote} via {s.Session.Server}", data);
     }
 
-    private sealed record Snapshot(SshTunnelSession? Session, LocalForward? Forward, string? Reason);
+    private sealed record ForwardFailure(DateTimeOffset At, string Reason);
+
+    private sealed record Snapshot(SshTunnelSession? Session, LocalForward? Forward, string? Reason, DateTimeOffset Since);
 }
 
 /// <summary>Reports <see cref="TunnelState"/> to the health endpoint.</summary>

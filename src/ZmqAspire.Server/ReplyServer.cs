@@ -1,13 +1,16 @@
-using System.Diagnostics;
+using System.Net;
 using Microsoft.Extensions.Options;
 using NetMQ;
 using NetMQ.Sockets;
+using ZmqAspire.Messaging;
 
 namespace ZmqAspire.Server;
 
 /// <summary>
 /// The seed's REP server: binds <c>tcp://*:Port</c> and answers every request with
-/// <c>World from Port</c> after <see cref="ReplyServerOptions.WorkTime"/>.
+/// <c>World from Port</c> after <see cref="ReplyServerOptions.WorkTime"/>. It serves both
+/// request forms: a plain one-frame request (pyzmq, the seed's client) gets a plain reply; a
+/// ZQA1 envelope gets an enveloped reply, and its span joins the client's trace.
 /// </summary>
 public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, ILogger<ReplyServer> logger) : BackgroundService
 {
@@ -26,35 +29,51 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
         socket.Options.MaxMsgSize = _options.MaxMessageSize;
         var endpoint = $"tcp://*:{_options.Port}";
         socket.Bind(endpoint);
-        var reply = $"World from {_options.Port}";
+        var responder = new ZmqResponder(new ZmqResponderOptions
+        {
+            ServerAddress = _options.Address ?? Dns.GetHostName(),
+            ServerPort = _options.Port,
+        });
+        var replyText = $"World from {_options.Port}";
         LogListening(endpoint, _options.WorkTime.TotalSeconds);
 
-        var request = new NetMQMessage();
+        var message = new NetMQMessage();
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (!socket.TryReceiveMultipartMessage(PollInterval, ref request))
+            if (!socket.TryReceiveMultipartMessage(PollInterval, ref message))
             {
                 continue;
             }
 
-            using var activity = ServerTelemetry.Source.StartActivity("REP request", ActivityKind.Server);
-            activity?.SetTag("server.port", _options.Port);
-            var body = request.Last.ConvertToString();
-            LogReceived(body);
+            // Disposed after the reply is sent, so the span covers receipt to reply.
+            using var request = responder.Accept(message);
+            LogReceived(request.BodyText, request.Format, request.Sequence);
 
             // Simulated work; a shutdown during it ends the loop without a reply.
             if (stoppingToken.WaitHandle.WaitOne(_options.WorkTime))
             {
+                request.Fail(new OperationCanceledException("server stopping; request abandoned"));
                 break;
             }
 
-            socket.SendFrame(reply);
+            try
+            {
+                socket.SendMultipartMessage(request.CreateReply(replyText));
+            }
+            catch (NetMQException ex)
+            {
+                request.Fail(ex);
+                LogReplyFailed(ex);
+            }
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "REP server bound to {Endpoint}; simulated work {WorkSeconds} s per request")]
     private partial void LogListening(string endpoint, double workSeconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Received request: {Request}")]
-    private partial void LogReceived(string request);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Received request: {Request} ({Format}, sequence {Sequence})")]
+    private partial void LogReceived(string request, string format, long? sequence);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not send the reply")]
+    private partial void LogReplyFailed(Exception exception);
 }

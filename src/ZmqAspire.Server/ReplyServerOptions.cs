@@ -10,6 +10,13 @@ public sealed class ReplyServerOptions
     /// <summary>Gets or sets the TCP port the REP socket binds on all interfaces. Default: 5556, as the seed.</summary>
     public int Port { get; set; } = 5556;
 
+    /// <summary>
+    /// Gets or sets the name clients reach the server by, recorded as <c>server.address</c> on
+    /// its spans and metrics. Default: the host name (a container's id); the AppHost sets the
+    /// resource name.
+    /// </summary>
+    public string? Address { get; set; }
+
     /// <summary>Gets or sets the simulated work per request before the reply is sent. Default: 1 second, as the seed.</summary>
     public TimeSpan WorkTime { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using ZmqAspire.Messaging;
+using ZmqAspire.Tunneling;
+
+namespace ZmqAspire.Client;
+
+/// <summary>
+/// Sends requests through one tunnel lifetime: first the configured count (numbered across
+/// reconnects), then only those asked for through <see cref="ClientCommands"/>. Runs on one
+/// dedicated thread, since a NetMQ socket belongs to one thread.
+/// </summary>
+public sealed partial class RequestLoop(
+    IOptions<RequestClientOptions> clientOptions,
+    ClientCommands commands,
+    TunnelState state,
+    ILogger<RequestLoop> logger)
+{
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(100);
+    private readonly RequestClientOptions _options = clientOptions.Value;
+    private long _nextSequence;
+    private long _autoSent;
+    private long _autoAnswered;
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled (tunnel lost, reconnect asked for, or shutdown).</summary>
+    /// <param name="session">The SSH session the forward belongs to (recorded on spans as the tunnel hop).</param>
+    /// <param name="forward">The forward to the server.</param>
+    /// <param name="cancellationToken">Ends this tunnel lifetime.</param>
+    public void Run(SshTunnelSession session, LocalForward forward, CancellationToken cancellationToken)
+    {
+        var requesterOptions = new ZmqRequesterOptions
+        {
+            Endpoint = forward.LocalEndpoint.ToString(),
+            ServerAddress = forward.Remote.Host,
+            ServerPort = forward.Remote.Port,
+            UseEnvelope = _options.Envelope,
+            ClientId = _options.ClientId,
+            RequestTimeout = _options.RequestTimeout,
+            MaxRetries = _options.MaxRetries,
+            SpanAttributes =
+            {
+                new(TelemetryAttributes.TunnelBastion, $"{session.Server.Host}:{session.Server.Port}"),
+                new(TelemetryAttributes.TunnelTarget, $"{forward.Remote.Host}:{forward.Remote.Port}"),
+                new(TelemetryAttributes.TunnelLocalPort, forward.LocalPort),
+            },
+        };
+        using var requester = new ZmqRequester(requesterOptions);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (commands.Requests.TryRead(out var asked))
+            {
+                Exchange(requester, asked, cancellationToken);
+            }
+            else if (_options.RequestCount == 0 || _autoSent < _options.RequestCount)
+            {
+                _autoSent++;
+                if (Exchange(requester, asked: null, cancellationToken))
+                {
+                    _autoAnswered++;
+                }
+
+                if (_autoSent == _options.RequestCount)
+                {
+                    LogDone(_options.RequestCount, _autoAnswered);
+                }
+
+                Pause(_options.Interval, cancellationToken);
+            }
+            else
+            {
+                Pause(IdlePoll, cancellationToken);
+            }
+        }
+    }
+
+    // Waits in short slices, so that a request asked for from the dashboard does not wait out a long interval.
+    private void Pause(TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!commands.Requests.TryPeek(out _))
+        {
+            var left = duration - waited.Elapsed;
+            if (left <= TimeSpan.Zero || cancellationToken.WaitHandle.WaitOne(left < IdlePoll ? left : IdlePoll))
+            {
+                return;
+            }
+        }
+    }
+
+    private bool Exchange(ZmqRequester requester, TaskCompletionSource<ZmqReply>? asked, CancellationToken cancellationToken)
+    {
+        var sequence = _nextSequence++;
+        LogSending(sequence);
+        try
+        {
+            var reply = requester.Send(_options.Message, sequence, cancellationToken);
+            LogReply(sequence, reply.BodyText);
+            state.RequestSucceeded();
+            asked?.TrySetResult(reply);
+            return true;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            asked?.TrySetCanceled(cancellationToken);
+            return false;
+        }
+        catch (Exception ex) when (ex is ZmqRequestTimeoutException or ZmqProtocolException)
+        {
+            LogNoReply(sequence, ex.Message);
+            state.RequestFailed(ex.Message);
+            asked?.TrySetException(ex);
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sending request {Sequence} ...")]
+    private partial void LogSending(long sequence);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Received reply {Sequence} [ {Reply} ]")]
+    private partial void LogReply(long sequence, string reply);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Request {Sequence} failed: {Reason}")]
+    private partial void LogNoReply(long sequence, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Done: sent {Count} requests, {Answered} answered; the tunnel stays up for requests sent on demand")]
+    private partial void LogDone(int count, long answered);
+}

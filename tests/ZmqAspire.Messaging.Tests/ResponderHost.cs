@@ -1,0 +1,70 @@
+using NetMQ;
+using NetMQ.Sockets;
+
+namespace ZmqAspire.Messaging.Tests;
+
+/// <summary>A REP socket on 127.0.0.1 (port picked by the OS) serving through <see cref="ZmqResponder"/> on its own thread.</summary>
+internal sealed class ResponderHost : IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private readonly ManualResetEventSlim _bound = new();
+
+    public ResponderHost(string reply = "World", TimeSpan? work = null, bool silent = false)
+    {
+        _thread = new Thread(() => Serve(reply, work ?? TimeSpan.Zero, silent)) { IsBackground = true };
+        _thread.Start();
+        if (!_bound.Wait(TimeSpan.FromSeconds(10)))
+        {
+            throw new TimeoutException("REP socket did not bind");
+        }
+    }
+
+    public int Port { get; private set; }
+
+    public string Endpoint => $"tcp://127.0.0.1:{Port}";
+
+    /// <summary>Gets the bodies received, in order.</summary>
+    public List<string> Received { get; } = [];
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join(TimeSpan.FromSeconds(10));
+        _stop.Dispose();
+        _bound.Dispose();
+    }
+
+    private void Serve(string replyText, TimeSpan work, bool silent)
+    {
+        using var socket = new ResponseSocket();
+        socket.Options.Linger = TimeSpan.Zero;
+        Port = socket.BindRandomPort("tcp://127.0.0.1");
+        var responder = new ZmqResponder(new ZmqResponderOptions { ServerAddress = "test-server", ServerPort = Port });
+        _bound.Set();
+        var message = new NetMQMessage();
+        while (!_stop.IsCancellationRequested)
+        {
+            if (!socket.TryReceiveMultipartMessage(TimeSpan.FromMilliseconds(50), ref message))
+            {
+                continue;
+            }
+
+            using var request = responder.Accept(message);
+            lock (Received)
+            {
+                Received.Add(request.BodyText);
+            }
+
+            if (silent)
+            {
+                // Never answers: the REP socket is stuck, as a hung server would be.
+                _stop.Token.WaitHandle.WaitOne();
+                return;
+            }
+
+            Thread.Sleep(work);
+            socket.SendMultipartMessage(request.CreateReply(replyText));
+        }
+    }
+}
