@@ -7,8 +7,10 @@
 # takes a few seconds. Works offline apart from Debian's package mirror: when no container
 # registry answers, the base images are built locally with debootstrap.
 #
-# Usage: eng/setup.sh [--with-browser]   (--with-browser also installs Debian's chromium
-#                                         and playwright-core for the dashboard browser test)
+# Usage: eng/setup.sh [--with-browser]   (--with-browser also installs Debian's chromium for
+#                                         the dashboard browser tests; Playwright for .NET comes
+#                                         from NuGet and drives /usr/bin/chromium, so no browser
+#                                         is ever downloaded)
 set -euo pipefail
 
 WITH_BROWSER=0
@@ -29,8 +31,10 @@ export DEBIAN_FRONTEND=noninteractive
 # ---------------------------------------------------------------------------------------
 # 1. Debian packages
 # ---------------------------------------------------------------------------------------
-packages=(docker.io openssh-server openssh-client debootstrap python3-zmq python3-paramiko
-          iproute2 procps ca-certificates)
+# docker-compose and python3-pexpect: the compose deployment's tests (pyzmq's OpenSSH tunnel mode
+# drives ssh through pexpect).
+packages=(docker.io docker-compose openssh-server openssh-client debootstrap python3-zmq python3-paramiko
+          python3-pexpect iproute2 procps ca-certificates)
 [ "$WITH_BROWSER" -eq 1 ] && packages+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
@@ -121,13 +125,12 @@ if ! have_image "$TUNNEL_BASE"; then
 fi
 
 # ---------------------------------------------------------------------------------------
-# 5. Browser test tooling (optional)
+# 5. Browser for the dashboard tests (optional; the package itself came with step 1)
 # ---------------------------------------------------------------------------------------
 if [ "$WITH_BROWSER" -eq 1 ]; then
-  if [ -f "$REPO_ROOT/tests/browser/package.json" ] && [ ! -d "$REPO_ROOT/tests/browser/node_modules/playwright-core" ]; then
-    step "installing playwright-core (npm) for the dashboard browser test"
-    (cd "$REPO_ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  # tests/ZmqAspire.Dashboard.Tests launches this binary through Playwright (ExecutablePath).
+  chromium --version >/dev/null 2>&1 || { echo "chromium is installed but does not run" >&2; exit 1; }
+  step "browser: $(chromium --version 2>/dev/null)"
 fi
 
 step "setup done"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: set the machine up (idempotent), build, then the test projects in turn
-# (the AppHost tests run real containers; the tunnelling tests start a real sshd).
+# (the AppHost tests run real containers; the tunnelling tests start a real sshd; the deployment
+# tests bring the Docker Compose deployment up and down, with pyzmq peers).
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$REPO_ROOT/eng/setup.sh"
+# --with-browser: the dashboard tests drive Debian's chromium.
+"$REPO_ROOT/eng/setup.sh" --with-browser
 cd "$REPO_ROOT"
 
 echo
@@ -13,6 +15,13 @@ dotnet build ZmqAspire.sln -nologo -v minimal -clp:NoSummary
 results="$REPO_ROOT/artifacts/test-results"
 rm -rf "$results"
 status=0
+
+# The deployment images (deploy/compose) that tests/ZmqAspire.Deployment.Tests runs; a failed
+# build fails the run, and those tests then say the images are missing.
+echo
+echo "[test] building the deployment images"
+"$REPO_ROOT/eng/build-images.sh" || status=1
+
 for project in tests/*/*.csproj; do
   name="$(basename "$project" .csproj)"
   echo
@@ -20,6 +29,13 @@ for project in tests/*/*.csproj; do
   dotnet test "$project" --no-build -nologo --logger "console;verbosity=normal" \
     --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1
 done
+
+# A smoke run of the benchmark (bench/ZmqAspire.Benchmarks, docs/benchmarks.md): seconds, tiny
+# counts, against its own loopback sshd and ssh -L; it fails unless every mode produced numbers.
+echo
+echo "[test] benchmark smoke run"
+dotnet run --project bench/ZmqAspire.Benchmarks -c Release -- --smoke \
+  --out "$REPO_ROOT/artifacts/bench/smoke.json" || status=1
 
 # One closing line over every project, from the TRX counters.
 /usr/bin/python3 - "$results" <<'PY'
