@@ -11,18 +11,21 @@ public sealed class LocalForward : IDisposable
 {
     private readonly SshTunnelSession _session;
     private readonly ForwardedPortLocal _port;
+    private readonly ForwardListener? _listener;
 
-    internal LocalForward(SshTunnelSession session, ForwardedPortLocal port, TcpEndpoint remote)
+    internal LocalForward(SshTunnelSession session, ForwardedPortLocal port, ForwardListener? listener, TcpEndpoint remote)
     {
         _session = session;
         _port = port;
+        _listener = listener;
         Remote = remote;
-        LocalPort = checked((int)port.BoundPort);
+        LocalPort = listener?.Port ?? checked((int)port.BoundPort);
         LocalEndpoint = new TcpEndpoint(IPAddress.Loopback.ToString(), LocalPort);
         // Surface what SSH.NET reports through this event (errors while opening or relaying a
         // channel, such as the session dropping). A channel open the server refuses (target down,
         // or not allowed by its PermitOpen) is NOT among them: SSH.NET 2026.0.0 closes that
         // connection without raising anything (ChannelDirectTcpip.Open returns, Bind is skipped).
+        // With our own accept loop (ForwardListener) SSH.NET's channel code still raises it.
         _port.Exception += (_, e) => Failed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
     }
 
@@ -47,9 +50,12 @@ public sealed class LocalForward : IDisposable
     /// <summary>Gets the endpoint to connect a socket to: <c>tcp://127.0.0.1:LocalPort</c>.</summary>
     public TcpEndpoint LocalEndpoint { get; }
 
+    /// <summary>Gets a value indicating whether connections are accepted by our loop (<see cref="ForwardListener"/>) rather than SSH.NET's.</summary>
+    internal bool UsesOwnListener => _listener is not null;
+
     /// <summary>Gets a value indicating whether the listener is open.</summary>
     public bool IsListening => _port.IsStarted;
 
     /// <summary>Closes the listener and every connection relayed through it, freeing the local port.</summary>
-    public void Dispose() => _session.Close(this, _port);
+    public void Dispose() => _session.Close(this, _port, _listener);
 }

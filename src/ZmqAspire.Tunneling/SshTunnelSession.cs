@@ -16,14 +16,16 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 {
     private readonly SshClient _client;
     private readonly IDisposable[] _credentials;
+    private readonly QuickAck? _quickAck;
     private readonly List<LocalForward> _forwards = [];
     private readonly Lock _gate = new();
     private bool _disposed;
 
-    private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint)
+    private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint, QuickAck? quickAck)
     {
         _client = client;
         _credentials = credentials;
+        _quickAck = quickAck;
         Server = server;
         HostKeyFingerprint = fingerprint;
         _client.ErrorOccurred += (_, e) => ErrorOccurred?.Invoke(this, e.Exception);
@@ -37,6 +39,22 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 
     /// <summary>Gets the SHA-256 fingerprint of the host key the server presented and the policy accepted.</summary>
     public string HostKeyFingerprint { get; }
+
+    /// <summary>Gets the cipher negotiated for data the client sends (with its MAC unless it is an AEAD cipher), for diagnostics.</summary>
+    internal string NegotiatedCipher
+    {
+        get
+        {
+            var info = _client.ConnectionInfo;
+            var cipher = info.CurrentClientEncryption ?? "?";
+            return cipher.Contains("gcm", StringComparison.Ordinal) || cipher.Contains("poly1305", StringComparison.Ordinal)
+                ? cipher
+                : $"{cipher} + {info.CurrentClientHmacAlgorithm}";
+        }
+    }
+
+    /// <summary>Gets what keeps ACKs on the SSH connection immediate (null when the fast path is off or unavailable).</summary>
+    internal QuickAck? QuickAck => _quickAck;
 
     /// <summary>Gets a value indicating whether the SSH connection is up.</summary>
     public bool IsConnected => !_disposed && _client.IsConnected;
@@ -74,6 +92,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         var (methods, credentials, methodNames) = SshCredentials.Create(options);
 
         var info = new ConnectionInfo(server.Host, server.Port, server.User, methods) { Timeout = options.ConnectTimeout };
+        if (SshFastPath.Enabled)
+        {
+            SshFastPath.PreferAesGcm(info);
+        }
+
         var client = new SshClient(info) { KeepAliveInterval = options.KeepAliveInterval };
 
         SshHostKeyRejectedException? rejection = null;
@@ -98,7 +121,8 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         try
         {
             await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
-            return new SshTunnelSession(client, credentials, server, accepted!);
+            var quickAck = SshFastPath.Enabled ? SshFastPath.TuneSessionSocket(client) : null;
+            return new SshTunnelSession(client, credentials, server, accepted!, quickAck);
         }
         catch (Exception ex)
         {
@@ -149,25 +173,29 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var port = new ForwardedPortLocal("127.0.0.1", 0, remote.Host, (uint)remote.Port);
+            ForwardListener? listener;
             try
             {
                 _client.AddForwardedPort(port);
                 port.Start();
+                // Our accept loop in place of SSH.NET's (see ForwardListener); null: SSH.NET's is kept.
+                listener = ForwardListener.TryStart(port, remote);
             }
             catch (Exception ex) when (ex is SocketException or SshException or InvalidOperationException)
             {
+                StopQuietly(port);
                 port.Dispose();
                 throw new SshForwardException(remote, ex.Message, ex);
             }
 
-            var forward = new LocalForward(this, port, remote);
+            var forward = new LocalForward(this, port, listener, remote);
             _forwards.Add(forward);
             return forward;
         }
     }
 
     /// <summary>Closes a forward's listener and its channels; called by <see cref="LocalForward.Dispose"/>.</summary>
-    internal void Close(LocalForward forward, ForwardedPortLocal port)
+    internal void Close(LocalForward forward, ForwardedPortLocal port, ForwardListener? listener)
     {
         lock (_gate)
         {
@@ -176,17 +204,23 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 return;
             }
 
-            try
-            {
-                port.Stop();
-                _client.RemoveForwardedPort(port);
-            }
-            catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException)
-            {
-                // The session is already gone: the listener is closed below either way.
-            }
-
+            // Stop accepting first, then close the channels (Stop waits for them).
+            listener?.Dispose();
+            StopQuietly(port);
             port.Dispose();
+        }
+    }
+
+    private void StopQuietly(ForwardedPortLocal port)
+    {
+        try
+        {
+            port.Stop();
+            _client.RemoveForwardedPort(port);
+        }
+        catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The session is already gone: the listener is closed by Dispose either way.
         }
     }
 
@@ -228,6 +262,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             // Already disconnected.
         }
 
+        _quickAck?.Dispose();
         _client.Dispose();
         Array.ForEach(_credentials, c => c.Dispose());
     }

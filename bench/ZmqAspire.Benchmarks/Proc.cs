@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace ZmqAspire.Benchmarks;
+
+/// <summary>Linux /proc readers: resident memory of a process and its children, listening ports.</summary>
+internal static class Proc
+{
+    /// <summary>Reads a <c>kB</c> field of <c>/proc/PID/status</c> (VmRSS, VmHWM), in bytes; null if unreadable.</summary>
+    public static long? StatusBytes(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    public static long? Rss(int pid) => StatusBytes(pid, "VmRSS");
+
+    /// <summary>Peak resident set size (VmHWM) since start or the last <see cref="ResetPeak"/>.</summary>
+    public static long? PeakRss(int pid) => StatusBytes(pid, "VmHWM");
+
+    public static int SelfPid => Environment.ProcessId;
+
+    /// <summary>
+    /// Resets VmHWM to the current RSS (writing 5 to /proc/PID/clear_refs, Linux 4.0+), so a
+    /// later <see cref="PeakRss"/> is the peak of one phase. Returns false where not permitted.
+    /// </summary>
+    public static bool ResetPeak(int pid)
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{pid}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Gets the descendants of a process (children, grandchildren, ...).</summary>
+    public static List<int> Descendants(int pid)
+    {
+        var parents = new Dictionary<int, List<int>>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var child))
+            {
+                continue;
+            }
+
+            try
+            {
+                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces or parentheses.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var ppid = int.Parse(rest[1], CultureInfo.InvariantCulture);
+                if (!parents.TryGetValue(ppid, out var list))
+                {
+                    parents[ppid] = list = [];
+                }
+
+                list.Add(child);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or ArgumentOutOfRangeException)
+            {
+            }
+        }
+
+        var result = new List<int>();
+        var queue = new Queue<int>([pid]);
+        while (queue.Count > 0)
+        {
+            if (parents.TryGetValue(queue.Dequeue(), out var children))
+            {
+                foreach (var c in children)
+                {
+                    result.Add(c);
+                    queue.Enqueue(c);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Gets the set of TCP ports in LISTEN state on IPv4 (from /proc/net/tcp).</summary>
+    public static HashSet<int> ListeningPorts()
+    {
+        var ports = new HashSet<int>();
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 3 && fields[3] == "0A")
+            {
+                var local = fields[1];
+                ports.Add(int.Parse(local[(local.IndexOf(':') + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+            }
+        }
+
+        return ports;
+    }
+
+    /// <summary>Binds 127.0.0.1:0 and releases it: a port for a child process to bind (callers retry on a clash).</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Runs a tool to completion and returns its exit code and output.</summary>
+    public static (int ExitCode, string Output) Run(string file, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (var a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        process.StandardInput.Close();
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout + stderr.Result);
+    }
+
+    public static string RunChecked(string file, params string[] arguments)
+    {
+        var (code, output) = Run(file, arguments);
+        return code == 0 ? output : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} failed ({code}): {output}");
+    }
+
+    /// <summary>Forces a full, compacting collection so VmRSS reflects live memory only.</summary>
+    public static void SettleManagedHeap()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+
+        Thread.Sleep(100);
+    }
+}

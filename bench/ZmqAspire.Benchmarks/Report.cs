@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.Text;
+
+namespace ZmqAspire.Benchmarks;
+
+/// <summary>Ratios, the Markdown tables and the smoke check.</summary>
+internal static class Report
+{
+    private const string Direct = "netmq";
+
+    public static string Size(int bytes) => bytes switch
+    {
+        >= 1024 * 1024 when bytes % (1024 * 1024) == 0 => $"{bytes / (1024 * 1024)} MiB",
+        >= 1024 when bytes % 1024 == 0 => $"{bytes / 1024} KiB",
+        _ => $"{bytes} B",
+    };
+
+    public static void ComputeRatios(BenchResults results)
+    {
+        foreach (var r in results.Latency)
+        {
+            var direct = results.Latency.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size)?.Median;
+            r.P50VersusNetMQDirect = r.Median is { } m && direct is { P50Us: > 0 } ? m.P50Us / direct.P50Us : null;
+        }
+
+        foreach (var list in new[] { results.PushPull, results.DealerRouter })
+        {
+            foreach (var r in list)
+            {
+                var direct = list.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size)?.MedianMessagesPerSecond;
+                r.VersusNetMQDirect = r.MedianMessagesPerSecond is { } m && direct is > 0 ? m / direct : null;
+            }
+        }
+
+        foreach (var r in results.Concurrency)
+        {
+            var one = results.Concurrency.FirstOrDefault(d => d.Mode == r.Mode && d.Size == r.Size && d.Clients == 1)?.MedianRoundTripsPerSecond;
+            var direct = results.Concurrency.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size && d.Clients == r.Clients)?.MedianRoundTripsPerSecond;
+            r.VersusOneClient = r.MedianRoundTripsPerSecond is { } m && one is > 0 ? m / one : null;
+            r.VersusNetMQDirect = r.MedianRoundTripsPerSecond is { } m2 && direct is > 0 ? m2 / direct : null;
+        }
+    }
+
+    /// <summary>Lists every figure a required mode failed to produce (empty when all are there).</summary>
+    public static List<string> Missing(BenchResults results, IEnumerable<Mode> modes)
+    {
+        var missing = new List<string>();
+        static bool Good(double? v) => v is { } x && double.IsFinite(x) && x > 0;
+        var phases = results.Settings.Phases;
+        foreach (var mode in modes.Where(m => m.Required))
+        {
+            foreach (var size in results.Settings.Sizes)
+            {
+                if (phases.Contains("latency") && !Good(results.Latency.FirstOrDefault(r => r.Mode == mode.Id && r.Size == size)?.Median?.P50Us))
+                {
+                    missing.Add($"{mode.Id}: latency {Size(size)}");
+                }
+
+                if (phases.Contains("throughput") && !Good(results.PushPull.FirstOrDefault(r => r.Mode == mode.Id && r.Size == size)?.MedianMessagesPerSecond))
+                {
+                    missing.Add($"{mode.Id}: push/pull {Size(size)}");
+                }
+
+                if (phases.Contains("throughput") && !Good(results.DealerRouter.FirstOrDefault(r => r.Mode == mode.Id && r.Size == size)?.MedianMessagesPerSecond))
+                {
+                    missing.Add($"{mode.Id}: dealer/router {Size(size)}");
+                }
+            }
+
+            foreach (var size in phases.Contains("concurrency") ? results.Settings.ConcurrencySizes : [])
+            {
+                foreach (var k in results.Settings.Clients)
+                {
+                    if (!Good(results.Concurrency.FirstOrDefault(r => r.Mode == mode.Id && r.Size == size && r.Clients == k)?.MedianRoundTripsPerSecond))
+                    {
+                        missing.Add($"{mode.Id}: {k} concurrent client(s) {Size(size)}");
+                    }
+                }
+            }
+
+            if (!Good(results.PeakRss.FirstOrDefault(p => p.Mode == mode.Id)?.ClientProcessBytes))
+            {
+                missing.Add($"{mode.Id}: peak RSS");
+            }
+        }
+
+        foreach (var transport in modes.Where(m => m.Required && m.Transport != "direct" && phases.Contains("memory")).Select(m => m.Transport).Distinct())
+        {
+            var title = transport == "tunnel" ? "ZmqAspire tunnel" : "OpenSSH ssh -L";
+            if (results.MemoryPerForward.All(f => f.Tunnel != title))
+            {
+                missing.Add($"{transport}: memory per forward");
+            }
+        }
+
+        return missing;
+    }
+
+    public static string Markdown(BenchResults results)
+    {
+        var md = new StringBuilder();
+        var m = results.Machine;
+        var s = results.Settings;
+        var titles = results.Modes.ToDictionary(x => x.Id, x => x.Title);
+        string Title(string id) => titles.TryGetValue(id, out var t) ? t : id;
+
+        md.AppendLine("## ZmqAspire benchmark" + (s.Smoke ? " (smoke run: tiny counts, not figures)" : string.Empty));
+        md.AppendLine();
+        md.AppendLine(Inv($"- Machine: {m.Cpu}, {m.Cores} cores, {m.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB; {m.Os}, Linux {m.Kernel}; {m.Dotnet}"));
+        md.AppendLine(Inv($"- NetMQ {m.NetMQ}, SSH.NET {m.SshNet}, {m.OpenSsh}; everything on 127.0.0.1 (server in its own process, one local sshd)"));
+        md.AppendLine(Inv($"- Load average at start {m.LoadAverageAtStart}, at end {results.LoadAverageAtEnd}. {m.Note}"));
+        md.AppendLine(Inv($"- {s.Repeats} run(s) of each measurement, interleaved across modes; medians shown. Duration {results.DurationSeconds:0} s."));
+        foreach (var mode in results.Modes.Where(x => x.Cipher is not null).DistinctBy(x => x.Transport))
+        {
+            md.AppendLine(Inv($"- {TransportTitle(mode.Transport)} cipher: `{mode.Cipher}`"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("### REQ/REP round-trip latency (µs)");
+        md.AppendLine();
+        md.AppendLine("| size | mode | mean | p50 | p99 | p99.9 | p50 vs NetMQ direct |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var r in results.Latency)
+        {
+            var x = r.Median;
+            md.AppendLine(x is null
+                ? $"| {Size(r.Size)} | {Title(r.Mode)} | — | — | — | — | — |"
+                : Inv($"| {Size(r.Size)} | {Title(r.Mode)} | {Us(x.MeanUs)} | {Us(x.P50Us)} | {Us(x.P99Us)} | {Us(x.P999Us)} | {Ratio(r.P50VersusNetMQDirect)} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("Raw TCP rows are a length-prefixed echo over one plain socket: the floor. Samples per run: "
+            + string.Join(", ", s.Sizes.Select(size => $"{Size(size)} {results.Latency.FirstOrDefault(r => r.Size == size && r.Runs.Count > 0)?.Runs[0].Samples}")) + ".");
+        md.AppendLine();
+        md.AppendLine("### Throughput (messages/s and MB/s of payload, 1 MB = 10^6 bytes)");
+        md.AppendLine();
+        md.AppendLine("| size | mode | PUSH→PULL msg/s | MB/s | vs direct | DEALER↔ROUTER msg/s | MB/s | vs direct |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var p in results.PushPull)
+        {
+            var d = results.DealerRouter.FirstOrDefault(x => x.Mode == p.Mode && x.Size == p.Size);
+            md.AppendLine(Inv($"| {Size(p.Size)} | {Title(p.Mode)} | {Count(p.MedianMessagesPerSecond)} | {Mb(p.MedianMegabytesPerSecond)} | {Ratio(p.VersusNetMQDirect)} | {Count(d?.MedianMessagesPerSecond)} | {Mb(d?.MedianMegabytesPerSecond)} | {Ratio(d?.VersusNetMQDirect)} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("PUSH→PULL: one-way, timed from the first send until the server has counted the last message. DEALER↔ROUTER: the server echoes; "
+            + "requests kept in flight: " + string.Join(", ", s.Sizes.Select(size => $"{Size(size)} {Workloads.Window(size)}"))
+            + "; MB/s counts one direction. Raw TCP rows: a one-way stream and a pipelined echo.");
+        md.AppendLine();
+        md.AppendLine("### Concurrent REQ clients over one SSH session");
+        md.AppendLine();
+        md.AppendLine("| size | mode | clients | round trips/s | vs 1 client | p50 µs | vs direct |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var c in results.Concurrency)
+        {
+            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("Every client has its own REQ socket (its own TCP connection and SSH channel); through a tunnel all channels share one SSH connection. One REP socket serves them all.");
+        md.AppendLine();
+        md.AppendLine("### Memory");
+        md.AppendLine();
+        md.AppendLine("| mode | client process peak RSS | ssh client process peak RSS | server process peak RSS |");
+        md.AppendLine("|---|---:|---:|---:|");
+        foreach (var p in results.PeakRss)
+        {
+            md.AppendLine(Inv($"| {Title(p.Mode)} | {MiB(p.ClientProcessBytes)} | {(p.SshProcessBytes is { } ssh ? MiB(ssh) : "—")} | {MiB(p.ServerProcessBytes)} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("Peak RSS is VmHWM, reset before each measurement (clear_refs) and the largest over that mode's measurements. "
+            + "The benchmark process is the client (and holds our tunnel); with ssh -L the tunnel's client side is the ssh process.");
+        if (results.MemoryPerForward.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("| tunnel | forwards | KiB per idle forward | KiB per active connection | time to open the connections |");
+            md.AppendLine("|---|---:|---:|---:|---:|");
+            foreach (var f in results.MemoryPerForward)
+            {
+                md.AppendLine(Inv($"| {f.Tunnel} | {f.Forwards} | {f.IdleBytesPerForward / 1024:0.0} | {f.ActiveBytesPerConnection / 1024:0.0} | {f.OpenActiveMilliseconds:0} ms |"));
+            }
+
+            md.AppendLine();
+            md.AppendLine("RSS delta / N after opening N forwards on one session (listeners only), then one raw TCP connection with an echo through each.");
+        }
+
+        if (results.Errors.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("### Errors");
+            md.AppendLine();
+            foreach (var e in results.Errors)
+            {
+                md.AppendLine("- " + e);
+            }
+        }
+
+        return md.ToString();
+    }
+
+    private static string TransportTitle(string transport) => transport switch
+    {
+        "ssh-L" => "OpenSSH ssh -L",
+        "tunnel" => "ZmqAspire tunnel",
+        "sshnet" => "SSH.NET defaults",
+        _ => transport,
+    };
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static string Us(double? us) => us switch
+    {
+        null => "—",
+        < 100 => us.Value.ToString("0.0", CultureInfo.InvariantCulture),
+        _ => us.Value.ToString("#,0", CultureInfo.InvariantCulture),
+    };
+
+    private static string Count(double? v) => v is null ? "—" : v.Value.ToString("#,0", CultureInfo.InvariantCulture);
+
+    private static string Mb(double? v) => v is null ? "—" : v.Value.ToString(v < 10 ? "0.00" : "#,0.0", CultureInfo.InvariantCulture);
+
+    private static string Ratio(double? v) => v is null ? "—" : v.Value.ToString(v < 10 ? "0.00" : "#,0", CultureInfo.InvariantCulture) + "×";
+
+    private static string MiB(long bytes) => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
+}

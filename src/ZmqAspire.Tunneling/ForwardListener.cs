@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Sockets;
+using Renci.SshNet;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Our accept loop for a local forward, in place of <see cref="ForwardedPortLocal"/>'s own:
+/// accepts on <c>127.0.0.1:0</c> and hands each connection, on a thread of its own, to SSH.NET's
+/// channel code (<see cref="SshFastPath.ProcessAccept"/>), which opens the direct-tcpip channel
+/// and relays until either end closes.
+/// </summary>
+/// <remarks>
+/// SSH.NET 2026.0.0's accept loop has two faults that this replaces (without changing how
+/// channels work; SSH.NET offers no public way to open a direct-tcpip channel, sshnet/SSH.NET#732):
+/// <list type="bullet">
+/// <item>Its completion handler starts the next accept before relaying the accepted connection,
+/// and when that accept completes at once (another connection was already queued, as when
+/// several sockets connect together) it relays the newer connection first, on the same thread,
+/// for as long as that connection lives: the older one is accepted but gets no channel and
+/// hangs. The benchmark's four concurrent REQ clients hit it every run (no reply in 30 s).</item>
+/// <item>Each relayed connection blocks a thread-pool thread for its whole life; on a two-core
+/// machine the third connection waits for the pool to grow (about half a second per thread),
+/// and everything else on the pool (timers, async I/O, the app's own work) queues behind.</item>
+/// </list>
+/// Here every connection gets a dedicated background thread instead, and accepts never wait
+/// for relays.
+/// </remarks>
+internal sealed class ForwardListener : IDisposable
+{
+    private readonly Socket _listener;
+    private readonly ForwardedPortLocal _port;
+    private readonly Action<ForwardedPortLocal, Socket> _processAccept;
+    private readonly string _threadName;
+    private int _disposed;
+
+    private ForwardListener(Socket listener, ForwardedPortLocal port, Action<ForwardedPortLocal, Socket> processAccept, TcpEndpoint remote)
+    {
+        _listener = listener;
+        _port = port;
+        _processAccept = processAccept;
+        _threadName = $"ZmqAspire.Tunneling relay to {remote}";
+        Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        // The port stops on its own when the SSH session fails: stop accepting with it.
+        _port.Closing += (_, _) => Dispose();
+    }
+
+    /// <summary>Gets the local port connections are accepted on.</summary>
+    public int Port { get; }
+
+    /// <summary>
+    /// Replaces a started port's listener with ours. Returns null (and leaves the port's own
+    /// listener in use) when the fast path is off or SSH.NET lacks the members it needs.
+    /// </summary>
+    /// <exception cref="SocketException">The listener cannot be opened.</exception>
+    public static ForwardListener? TryStart(ForwardedPortLocal port, TcpEndpoint remote)
+    {
+        if (!SshFastPath.CanReplaceListener || SshFastPath.ProcessAccept is not { } processAccept)
+        {
+            return null;
+        }
+
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(128);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        var forward = new ForwardListener(listener, port, processAccept, remote);
+        SshFastPath.CloseBuiltInListener(port);
+        _ = forward.AcceptLoopAsync();
+        return forward;
+    }
+
+    /// <summary>Stops accepting; relayed connections are closed by stopping the port.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _listener.Dispose();
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            Socket connection;
+            try
+            {
+                connection = await _listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException) when (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // For example out of descriptors: keep the forward, retry shortly.
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
+
+            // Accepted sockets inherit TCP_NODELAY from the listener on Linux, not everywhere.
+            connection.NoDelay = true;
+            var thread = new Thread(() => Relay(connection))
+            {
+                IsBackground = true,
+                Name = _threadName,
+            };
+            thread.Start();
+        }
+    }
+
+    private void Relay(Socket connection)
+    {
+        try
+        {
+            // Returns when the channel or the connection closes; reports errors through the
+            // port's Exception event and closes the connection itself.
+            _processAccept(_port, connection);
+        }
+        catch (Exception ex) when (ex is NullReferenceException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The port was disposed while this connection was being accepted.
+            connection.Dispose();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net.Sockets;
+using System.Reflection;
+using Renci.SshNet;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// The tunnel's fast path: what we change in how SSH.NET 2026.0.0 is used so that a forward is
+/// at least as fast as OpenSSH's <c>ssh -L</c> (measured by bench/ZmqAspire.Benchmarks; the
+/// figures and the diagnosis are in docs/benchmarks.md). Everything is on our side of the
+/// connection: the SSH server (a hardened bastion, no pty) is left as it is.
+/// </summary>
+/// <remarks>
+/// <list type="number">
+/// <item>AES-GCM first in the cipher preference (<see cref="PreferAesGcm"/>).</item>
+/// <item>An immediate ACK after every message read from the server (<see cref="QuickAck"/>):
+/// removes the 40 ms Nagle/delayed-ACK stall of 64 KiB round trips.</item>
+/// <item>The session socket back in blocking mode (<see cref="NativeBlocking"/>): one thread hop
+/// less on every message from the server.</item>
+/// <item>Our own accept loop with a thread per relayed connection (<see cref="ForwardListener"/>):
+/// connections opened together no longer hang, and relays no longer hold thread-pool threads.</item>
+/// </list>
+/// <para>
+/// Items 2 to 4 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
+/// no socket factory or socket options (sshnet/SSH.NET#953, closed without a change), no
+/// direct-tcpip channel usable without its listener (sshnet/SSH.NET#732, open). Each member is
+/// looked up once; when one is missing (another SSH.NET version) that item is skipped and the
+/// tunnel behaves as plain SSH.NET does: an upgrade can make the tunnel slower, not broken.
+/// Left to upstream: SSH.NET sets its socket buffers to 137 KB after an asynchronous connect, which also
+/// turns off the kernel's autotuning and caps throughput on long links (sshnet/SSH.NET#1821,
+/// merged after 2026.0.0); on loopback larger buffers measured no better, so they stay.
+/// </para>
+/// <para>
+/// <c>ZMQASPIRE_TUNNEL_FASTPATH=0</c> in the environment turns the whole fast path off: for
+/// before/after figures, and as an escape hatch should a future SSH.NET misbehave with it.
+/// </para>
+/// </remarks>
+internal static class SshFastPath
+{
+    private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.NonPublic;
+
+    /// <summary>SSH.NET's <c>BaseClient.Session</c> (internal), the logged-in <c>Session</c>, whose <c>_socket</c> we tune.</summary>
+    private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", Instance);
+
+    /// <summary>SSH.NET's <c>ForwardedPortLocal._listener</c> (private): the listener we replace.</summary>
+    private static readonly FieldInfo? ListenerField = typeof(ForwardedPortLocal).GetField("_listener", Instance);
+
+    /// <summary>Gets a value indicating whether the fast path is on (it is unless <c>ZMQASPIRE_TUNNEL_FASTPATH=0</c>).</summary>
+    internal static bool Enabled { get; } = Environment.GetEnvironmentVariable("ZMQASPIRE_TUNNEL_FASTPATH") != "0";
+
+    /// <summary>
+    /// Gets SSH.NET's private <c>ForwardedPortLocal.ProcessAccept(Socket)</c>: opens a
+    /// direct-tcpip channel for an accepted connection and relays it until either end closes
+    /// (blocking the calling thread all that time). Null when SSH.NET has no such method.
+    /// </summary>
+    internal static Action<ForwardedPortLocal, Socket>? ProcessAccept { get; } = FindProcessAccept();
+
+    /// <summary>
+    /// Puts AES-GCM first in the client's cipher preference (SSH picks the first client
+    /// algorithm the server also offers). SSH.NET 2026.0.0 lists aes128-ctr first, with a
+    /// separate HMAC; its AES-GCM uses .NET's <c>AesGcm</c> (AES-NI) and costs about a third of
+    /// the CPU per byte of aes128-ctr + hmac-sha2-256 here, while its chacha20-poly1305 is managed
+    /// code (BouncyCastle), several times slower than either, so it is not promoted.
+    /// </summary>
+    internal static void PreferAesGcm(ConnectionInfo info)
+    {
+        string[] preferred = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"];
+        for (var i = preferred.Length - 1; i >= 0; i--)
+        {
+            if (info.Encryptions.Remove(preferred[i], out var cipher))
+            {
+                info.Encryptions.Insert(0, preferred[i], cipher);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tunes the connected session's TCP socket: TCP_NODELAY, blocking mode for SSH.NET's
+    /// synchronous reads (<see cref="NativeBlocking"/>), and an immediate ACK after every
+    /// message read (<see cref="QuickAck"/>). Returns what to dispose with the session, or null
+    /// when SSH.NET's socket cannot be reached.
+    /// </summary>
+    internal static QuickAck? TuneSessionSocket(SshClient client)
+    {
+        var session = SessionProperty?.GetValue(client);
+        if (session?.GetType().GetField("_socket", Instance)?.GetValue(session) is not Socket socket)
+        {
+            return null;
+        }
+
+        // SSH.NET sets TCP_NODELAY on this socket already; set it again in case a version stops.
+        socket.NoDelay = true;
+        NativeBlocking.TrySet(socket);
+        return QuickAck.TryStart(socket, session);
+    }
+
+    /// <summary>Closes the listener a started <see cref="ForwardedPortLocal"/> opened, once ours has replaced it.</summary>
+    internal static void CloseBuiltInListener(ForwardedPortLocal port)
+    {
+        // Its pending accept then completes with OperationAborted, which SSH.NET ignores.
+        (ListenerField?.GetValue(port) as Socket)?.Dispose();
+    }
+
+    /// <summary>Gets a value indicating whether our own accept loop can replace SSH.NET's.</summary>
+    internal static bool CanReplaceListener => Enabled && ProcessAccept is not null && ListenerField is not null;
+
+    private static Action<ForwardedPortLocal, Socket>? FindProcessAccept()
+    {
+        var method = typeof(ForwardedPortLocal).GetMethod("ProcessAccept", Instance, [typeof(Socket)]);
+        return method is null || method.ReturnType != typeof(void)
+            ? null
+            : method.CreateDelegate<Action<ForwardedPortLocal, Socket>>();
+    }
+}
