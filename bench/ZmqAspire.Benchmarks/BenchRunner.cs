@@ -17,7 +17,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
 {
     private readonly Workloads _work = new(
         timeout: settings.Smoke ? TimeSpan.FromSeconds(15) : TimeSpan.FromSeconds(30),
-        budget: settings.Smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(6));
+        budget: settings.Smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(4));
     private readonly Dictionary<string, Transport> _transports = [];
     private readonly Dictionary<string, PeakMemory> _peaks = [];
     private Mode[] _modes = [];
@@ -243,21 +243,24 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         }
 
         var clock = Stopwatch.StartNew();
+        string line;
         try
         {
-            var summary = body();
-            Log($"{mode.Id,-13} {what,-22} {summary} ({clock.Elapsed.TotalSeconds:0.0} s)");
+            line = $"{mode.Id,-13} {what,-22} {body()} ({clock.Elapsed.TotalSeconds:0.0} s";
         }
         catch (Exception ex)
         {
             var message = $"{mode.Id} {what}: {ex.GetType().Name}: {ex.Message}";
             _results.Errors.Add(message);
-            Log("FAILED " + message);
+            line = "FAILED " + message + " (";
         }
 
         var peak = _peaks[mode.Id];
-        peak.ClientProcessBytes = Math.Max(peak.ClientProcessBytes, Proc.PeakRss(Proc.SelfPid) ?? 0);
-        peak.ServerProcessBytes = Math.Max(peak.ServerProcessBytes, Proc.PeakRss(_server.Pid) ?? 0);
+        var client = Proc.PeakRss(Proc.SelfPid) ?? 0;
+        var server = Proc.PeakRss(_server.Pid) ?? 0;
+        Log(string.Create(CultureInfo.InvariantCulture, $"{line}; peak RSS client {client / 1048576.0:0} MiB, server {server / 1048576.0:0} MiB)"));
+        peak.ClientProcessBytes = Math.Max(peak.ClientProcessBytes, client);
+        peak.ServerProcessBytes = Math.Max(peak.ServerProcessBytes, server);
         if (helper is { } pid)
         {
             peak.SshProcessBytes = Math.Max(peak.SshProcessBytes ?? 0, Proc.PeakRss(pid) ?? 0);

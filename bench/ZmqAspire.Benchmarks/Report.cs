@@ -145,7 +145,8 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("PUSH→PULL: one-way, timed from the first send until the server has counted the last message. DEALER↔ROUTER: the server echoes; "
             + "requests kept in flight: " + string.Join(", ", s.Sizes.Select(size => $"{Size(size)} {Workloads.Window(size)}"))
-            + "; MB/s counts one direction. Raw TCP rows: a one-way stream and a pipelined echo.");
+            + "; MB/s counts one direction. Raw TCP rows: a one-way stream and a pipelined echo, one send() per message and no batching, "
+            + "so for small messages they are not a ceiling (NetMQ batches).");
         md.AppendLine();
         md.AppendLine("### Concurrent REQ clients over one SSH session");
         md.AppendLine();
