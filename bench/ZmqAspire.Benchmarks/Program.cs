@@ -72,6 +72,15 @@ root.SetAction(async (parse, cancellationToken) =>
         return 2;
     }
 
+    string[] knownPhases = ["latency", "throughput", "concurrency", "memory"];
+    var badPhases = parse.GetValue(phases)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Where(p => !knownPhases.Contains(p)).ToList();
+    if (badPhases.Count > 0)
+    {
+        await Console.Error.WriteLineAsync($"unknown phase(s): {string.Join(", ", badPhases)}").ConfigureAwait(false);
+        return 2;
+    }
+
     if (!selected.Contains("netmq"))
     {
         selected = ["netmq", .. selected]; // every ratio is to NetMQ direct

@@ -147,6 +147,14 @@ internal static class NativeBlocking
     private const int ONonBlock = 0x800; // x86-64 and arm64 Linux
 
     /// <summary>
+    /// Gets a value indicating whether SSH.NET's use of its session socket was checked for this
+    /// version: blocking mode is safe only while SSH.NET does nothing asynchronous on the socket
+    /// after connecting (an asynchronous receive on a blocking descriptor would block the thread
+    /// that issues it). Checked for 2026.0.x; a newer SSH.NET gets the rest of the fast path, not this.
+    /// </summary>
+    public static bool VerifiedFor(Assembly sshNet) => sshNet.GetName().Version is { Major: 2026, Minor: 0 };
+
+    /// <summary>
     /// Clears O_NONBLOCK on a socket's descriptor, so .NET's synchronous receive blocks in the
     /// kernel instead of emulating blocking on its event thread. Returns false if not changed.
     /// </summary>
@@ -155,9 +163,11 @@ internal static class NativeBlocking
     /// put the descriptor in non-blocking mode for good; SSH.NET then reads it with synchronous
     /// Receive calls, each of which, when no data is there yet, fails with EAGAIN and waits for
     /// .NET's epoll thread to report the socket readable and wake it: one more thread hop (two
-    /// context switches) on every message from the server. SSH.NET 2026.0.0 performs no other
-    /// asynchronous operation on the session socket after connecting, and .NET's Dispose
-    /// unblocks a thread blocked in the kernel (as for any socket never used asynchronously).
+    /// context switches) on every message from the server (seen with strace: recvmsg, EAGAIN,
+    /// epoll_wait on another thread, recvmsg). SSH.NET 2026.0.0 performs no other asynchronous
+    /// operation on the session socket after connecting, and .NET's Dispose unblocks a thread
+    /// blocked in the kernel (as for any socket never used asynchronously). Measured: about 10%
+    /// off the 64-byte round trip (median of 3 runs, 306 against 347 µs), no change for larger ones.
     /// </remarks>
     public static bool TrySet(Socket socket)
     {

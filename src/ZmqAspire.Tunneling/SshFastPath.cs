@@ -78,10 +78,12 @@ internal static class SshFastPath
     /// Tunes the connected session's TCP socket: TCP_NODELAY, blocking mode for SSH.NET's
     /// synchronous reads (<see cref="NativeBlocking"/>), and an immediate ACK after every
     /// message read (<see cref="QuickAck"/>). Returns what to dispose with the session, or null
-    /// when SSH.NET's socket cannot be reached.
+    /// when SSH.NET's socket cannot be reached; <paramref name="blocking"/> tells whether the
+    /// socket was put back in blocking mode.
     /// </summary>
-    internal static QuickAck? TuneSessionSocket(SshClient client)
+    internal static QuickAck? TuneSessionSocket(SshClient client, out bool blocking)
     {
+        blocking = false;
         var session = SessionProperty?.GetValue(client);
         if (session?.GetType().GetField("_socket", Instance)?.GetValue(session) is not Socket socket)
         {
@@ -90,7 +92,7 @@ internal static class SshFastPath
 
         // SSH.NET sets TCP_NODELAY on this socket already; set it again in case a version stops.
         socket.NoDelay = true;
-        NativeBlocking.TrySet(socket);
+        blocking = NativeBlocking.VerifiedFor(typeof(SshClient).Assembly) && NativeBlocking.TrySet(socket);
         return QuickAck.TryStart(socket, session);
     }
 

@@ -56,6 +56,9 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <summary>Gets what keeps ACKs on the SSH connection immediate (null when the fast path is off or unavailable).</summary>
     internal QuickAck? QuickAck => _quickAck;
 
+    /// <summary>Gets a value indicating whether the SSH socket was put back in blocking mode (<see cref="NativeBlocking"/>).</summary>
+    internal bool SocketMadeBlocking { get; private init; }
+
     /// <summary>Gets a value indicating whether the SSH connection is up.</summary>
     public bool IsConnected => !_disposed && _client.IsConnected;
 
@@ -121,8 +124,14 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         try
         {
             await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
-            var quickAck = SshFastPath.Enabled ? SshFastPath.TuneSessionSocket(client) : null;
-            return new SshTunnelSession(client, credentials, server, accepted!, quickAck);
+            QuickAck? quickAck = null;
+            var blocking = false;
+            if (SshFastPath.Enabled)
+            {
+                quickAck = SshFastPath.TuneSessionSocket(client, out blocking);
+            }
+
+            return new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
         }
         catch (Exception ex)
         {

@@ -21,6 +21,7 @@ public sealed class FastPathTests(SshdFixture sshd)
         await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
 
         Assert.Equal("aes128-gcm@openssh.com", session.NegotiatedCipher);
+        Assert.True(session.SocketMadeBlocking, "The SSH socket was left non-blocking (checked for SSH.NET 2026.0 only).");
         var quickAck = session.QuickAck;
         Assert.NotNull(quickAck);
 
