@@ -33,8 +33,13 @@ public sealed class RequestClientOptions
     /// </summary>
     public bool Envelope { get; set; }
 
-    /// <summary>Gets or sets the id sent in the envelope. Default: host name and process id.</summary>
-    public string ClientId { get; set; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+    /// <summary>
+    /// Gets or sets the id sent in the envelope. Default: host name, process id and a random
+    /// suffix per start (<c>host/pid/1a2b3c4d</c>): a restarted container keeps its host name and
+    /// pid 1 but numbers its requests from 0 again, and the server's reply cache must not take its
+    /// new requests for repeats of the old ones.
+    /// </summary>
+    public string ClientId { get; set; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
     /// <summary>
     /// Gets or sets the secret the command endpoints (<c>POST /commands/...</c>) require in the

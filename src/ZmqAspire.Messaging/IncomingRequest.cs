@@ -11,6 +11,7 @@ public sealed class IncomingRequest : IDisposable
     private readonly EnvelopeHeader? _header;
     private readonly long _started = Stopwatch.GetTimestamp();
     private string? _errorType;
+    private byte[]? _cachedReply;
     private bool _disposed;
 
     internal IncomingRequest(ZmqResponderOptions options, Activity? activity, EnvelopeHeader? header, byte[] body, string format)
@@ -50,20 +51,63 @@ public sealed class IncomingRequest : IDisposable
     /// </summary>
     /// <param name="body">The reply body, UTF-8 encoded.</param>
     /// <returns>The message to send on the REP socket.</returns>
+    /// <remarks>With a <see cref="ZmqResponderOptions.ReplyCache"/>, the reply to an enveloped request that
+    /// carries <c>client-id</c> and <c>seq</c> is kept there, for a repeat of the request.</remarks>
     public NetMQMessage CreateReply(string body)
     {
         ArgumentNullException.ThrowIfNull(body);
+        var bytes = Encoding.UTF8.GetBytes(body);
+        if (_options.ReplyCache is { } cache && _header is { ClientId: { } clientId, Sequence: { } sequence })
+        {
+            cache.Add(clientId, sequence, Body, bytes);
+        }
+
+        return Build(bytes);
+    }
+
+    internal void LookUpCachedReply()
+    {
+        if (_options.ReplyCache is { } cache && _header is { ClientId: { } clientId, Sequence: { } sequence }
+            && cache.TryGet(clientId, sequence, Body, out var cached))
+        {
+            _cachedReply = cached;
+        }
+    }
+
+    private NetMQMessage Build(byte[] body)
+    {
         var reply = new NetMQMessage();
         if (_header is not null)
         {
             reply.Append(new EnvelopeHeader { Sequence = _header.Sequence }.ToFrame());
         }
 
-        reply.Append(Encoding.UTF8.GetBytes(body));
+        reply.Append(body);
         var size = MessagingInstruments.Size(reply);
         Activity?.SetTag(TelemetryAttributes.ResponseSize, size);
         MessagingInstruments.ServerIo.Add(size, MessagingInstruments.IoTags("transmit"));
         return reply;
+    }
+
+    /// <summary>
+    /// Gets the reply already sent for this request when it is a repeat (same <c>client-id</c>,
+    /// <c>seq</c> and body as one served before, still in <see cref="ZmqResponderOptions.ReplyCache"/>):
+    /// send that instead of doing the work again.
+    /// </summary>
+    /// <param name="reply">The reply to send, in the request's form; <see langword="null"/> when there is none.</param>
+    /// <returns><see langword="true"/> when the request is a repeat and <paramref name="reply"/> answers it.</returns>
+    public bool TryCreateCachedReply([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NetMQMessage? reply)
+    {
+        if (_cachedReply is null)
+        {
+            reply = null;
+            return false;
+        }
+
+        MessagingInstruments.ServerReplyCacheHits.Add(1, Tags(errorType: null));
+        Activity?.SetTag(TelemetryAttributes.ReplyCacheHit, true);
+        reply = Build(_cachedReply);
+        return true;
     }
 
     /// <summary>Records that the request failed: span status Error, the exception as a span event.</summary>

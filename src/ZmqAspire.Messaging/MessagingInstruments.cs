@@ -47,6 +47,10 @@ internal static class MessagingInstruments
     public static readonly Counter<long> ServerErrors = MessagingTelemetry.Meter.CreateCounter<long>(
         "zmqaspire.rpc.server.errors", "{request}", "Requests the server failed or abandoned; error.type says how.");
 
+    /// <summary>Repeated requests the server answered from its reply cache, without doing the work again.</summary>
+    public static readonly Counter<long> ServerReplyCacheHits = MessagingTelemetry.Meter.CreateCounter<long>(
+        "zmqaspire.rpc.server.reply_cache.hits", "{request}", "Repeated requests (same client-id and seq) answered from the reply cache, the work not done again.");
+
     /// <summary>Bytes the server received and sent, by <c>network.io.direction</c>.</summary>
     public static readonly Counter<long> ServerIo = MessagingTelemetry.Meter.CreateCounter<long>(
         "zmqaspire.rpc.server.io", "By", "Bytes of ZeroMQ frames the server received (receive) and sent (transmit).");

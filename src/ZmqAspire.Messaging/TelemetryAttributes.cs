@@ -63,4 +63,7 @@ public static class TelemetryAttributes
 
     /// <summary>The local port of the SSH forward the socket connects to.</summary>
     public const string TunnelLocalPort = "zmqaspire.tunnel.local_port";
+
+    /// <summary>On a server span: <see langword="true"/> when the reply came from the reply cache (a repeated request, no work done).</summary>
+    public const string ReplyCacheHit = "zmqaspire.reply_cache.hit";
 }

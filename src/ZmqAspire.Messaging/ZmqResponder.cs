@@ -71,6 +71,7 @@ public sealed class ZmqResponder(ZmqResponderOptions options)
 
         MessagingInstruments.ServerIo.Add(MessagingInstruments.Size(request), MessagingInstruments.IoTags("receive"));
         var incoming = new IncomingRequest(_options, activity, header, request.Last.ToByteArray(), format);
+        incoming.LookUpCachedReply();
         if (invalidEnvelope)
         {
             incoming.MarkError("invalid_envelope", "The first of two frames starts with ZQA1 but is not a valid header; served as plain.");

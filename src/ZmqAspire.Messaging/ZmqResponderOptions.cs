@@ -11,4 +11,12 @@ public sealed class ZmqResponderOptions
 
     /// <summary>Gets or sets the logical method (<c>rpc.method</c> and span name). Default: <see cref="MessagingTelemetry.DefaultMethod"/>.</summary>
     public string Method { get; set; } = MessagingTelemetry.DefaultMethod;
+
+    /// <summary>
+    /// Gets or sets the cache of replies already sent, by <c>client-id</c> and <c>seq</c>: a
+    /// request sent again after a lost reply is answered from it without the work being done
+    /// twice (<see cref="IncomingRequest.TryCreateCachedReply"/>). Default: none. Only enveloped
+    /// requests that carry both fields are cached.
+    /// </summary>
+    public ReplyCache? ReplyCache { get; set; }
 }

@@ -33,6 +33,7 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
         {
             ServerAddress = _options.Address ?? Dns.GetHostName(),
             ServerPort = _options.Port,
+            ReplyCache = _options.ReplyCacheSize > 0 ? new ReplyCache(_options.ReplyCacheSize, _options.ReplyCacheAge) : null,
         });
         var replyText = $"World from {_options.Port}";
         LogListening(endpoint, _options.WorkTime.TotalSeconds);
@@ -48,6 +49,13 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
             // Disposed after the reply is sent, so the span covers receipt to reply.
             using var request = responder.Accept(message);
             LogReceived(request.BodyText, request.Format, request.Sequence);
+            if (request.TryCreateCachedReply(out var cached))
+            {
+                // A repeat of a request already served (its reply was lost): answer, do not work again.
+                LogCacheHit(request.Sequence, request.ClientId);
+                Send(socket, request, cached);
+                continue;
+            }
 
             // Simulated work; a shutdown during it ends the loop without a reply.
             if (stoppingToken.WaitHandle.WaitOne(_options.WorkTime))
@@ -56,15 +64,21 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
                 break;
             }
 
-            try
-            {
-                socket.SendMultipartMessage(request.CreateReply(replyText));
-            }
-            catch (NetMQException ex)
-            {
-                request.Fail(ex);
-                LogReplyFailed(ex);
-            }
+            LogWorkDone(request.Sequence, request.ClientId);
+            Send(socket, request, request.CreateReply(replyText));
+        }
+    }
+
+    private void Send(ResponseSocket socket, IncomingRequest request, NetMQMessage reply)
+    {
+        try
+        {
+            socket.SendMultipartMessage(reply);
+        }
+        catch (NetMQException ex)
+        {
+            request.Fail(ex);
+            LogReplyFailed(ex);
         }
     }
 
@@ -73,6 +87,13 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Received request: {Request} ({Format}, sequence {Sequence})")]
     private partial void LogReceived(string request, string format, long? sequence);
+
+    // The fault tests count these lines per (client, sequence): more than one is work done twice.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Work done for request {Sequence} of client {ClientId}")]
+    private partial void LogWorkDone(long? sequence, string? clientId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reply cache hit: request {Sequence} of client {ClientId} answered again without work")]
+    private partial void LogCacheHit(long? sequence, string? clientId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not send the reply")]
     private partial void LogReplyFailed(Exception exception);

@@ -25,4 +25,17 @@ public sealed class ReplyServerOptions
     /// more is disconnected and the server goes on serving others. Default: 16 MiB.
     /// </summary>
     public long MaxMessageSize { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// Gets or sets how many replies the server keeps for repeated requests (idempotency by
+    /// <c>client-id</c> and <c>seq</c>, docs/reliability.md); 0 turns the reply cache off.
+    /// Default: 10,000.
+    /// </summary>
+    public int ReplyCacheSize { get; set; } = 10_000;
+
+    /// <summary>
+    /// Gets or sets how long a reply is kept for a repeat; it must outlast a client's retry budget
+    /// (request timeout × (retries + 1)). Default: 5 minutes.
+    /// </summary>
+    public TimeSpan ReplyCacheAge { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -10,9 +10,18 @@ internal sealed class ResponderHost : IDisposable
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _bound = new();
 
-    public ResponderHost(string reply = "World", TimeSpan? work = null, bool silent = false)
+    private readonly ReplyCache? _cache;
+    private int _workDone;
+
+    /// <param name="reply">The reply text; with <paramref name="echo"/>, followed by <c>:</c> and the request body.</param>
+    /// <param name="work">Simulated work per request (not for repeats answered from <paramref name="cache"/>).</param>
+    /// <param name="silent">Never answer.</param>
+    /// <param name="cache">The reply cache, as the server uses it.</param>
+    /// <param name="echo">Put the request body in the reply, to tell replies apart.</param>
+    public ResponderHost(string reply = "World", TimeSpan? work = null, bool silent = false, ReplyCache? cache = null, bool echo = false)
     {
-        _thread = new Thread(() => Serve(reply, work ?? TimeSpan.Zero, silent)) { IsBackground = true };
+        _cache = cache;
+        _thread = new Thread(() => Serve(reply, work ?? TimeSpan.Zero, silent, echo)) { IsBackground = true };
         _thread.Start();
         if (!_bound.Wait(TimeSpan.FromSeconds(10)))
         {
@@ -27,6 +36,9 @@ internal sealed class ResponderHost : IDisposable
     /// <summary>Gets the bodies received, in order.</summary>
     public List<string> Received { get; } = [];
 
+    /// <summary>Gets how many requests were worked on (repeats answered from the cache are not).</summary>
+    public int WorkDone => Volatile.Read(ref _workDone);
+
     public void Dispose()
     {
         _stop.Cancel();
@@ -35,12 +47,12 @@ internal sealed class ResponderHost : IDisposable
         _bound.Dispose();
     }
 
-    private void Serve(string replyText, TimeSpan work, bool silent)
+    private void Serve(string replyText, TimeSpan work, bool silent, bool echo)
     {
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
         Port = socket.BindRandomPort("tcp://127.0.0.1");
-        var responder = new ZmqResponder(new ZmqResponderOptions { ServerAddress = "test-server", ServerPort = Port });
+        var responder = new ZmqResponder(new ZmqResponderOptions { ServerAddress = "test-server", ServerPort = Port, ReplyCache = _cache });
         _bound.Set();
         var message = new NetMQMessage();
         while (!_stop.IsCancellationRequested)
@@ -63,8 +75,15 @@ internal sealed class ResponderHost : IDisposable
                 return;
             }
 
+            if (request.TryCreateCachedReply(out var cached))
+            {
+                socket.SendMultipartMessage(cached);
+                continue;
+            }
+
             Thread.Sleep(work);
-            socket.SendMultipartMessage(request.CreateReply(replyText));
+            Interlocked.Increment(ref _workDone);
+            socket.SendMultipartMessage(request.CreateReply(echo ? $"{replyText}:{request.BodyText}" : replyText));
         }
     }
 }
