@@ -99,7 +99,7 @@ public sealed partial class RequestClient(
             try
             {
                 state.Connected(session, forward);
-                LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), remote.ToString());
+                LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), remote.ToString(), session.FastPath);
                 var watch = WatchSessionAsync(session, lifetime);
                 var run = Task.Factory.StartNew(
                     () => loop.Run(session, forward, lifetime.Token), lifetime.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -196,8 +196,8 @@ public sealed partial class RequestClient(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel up: {Server} (host key {Fingerprint}), {Local} -> {Remote}")]
-    private partial void LogTunnelUp(string server, string fingerprint, string local, string remote);
+    [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel up: {Server} (host key {Fingerprint}), {Local} -> {Remote}, fast path: {FastPath}")]
+    private partial void LogTunnelUp(string server, string fingerprint, string local, string remote, TunnelFastPath fastPath);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "SSH tunnel closed ({Reason}); connecting again")]
     private partial void LogTunnelClosed(string reason);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Reflection;
 using Renci.SshNet;
@@ -42,6 +43,16 @@ internal static class SshFastPath
     /// <summary>SSH.NET's <c>BaseClient.Session</c> (internal), the logged-in <c>Session</c>, whose <c>_socket</c> we tune.</summary>
     private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", Instance);
 
+    /// <summary>
+    /// SSH.NET's internal <c>Session</c> type, named by a literal so the trimmer keeps the
+    /// members we reach (its <c>_socket</c> field and its public message events) in trimmed images.
+    /// </summary>
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.NonPublicFields | DynamicallyAccessedMemberTypes.PublicEvents)]
+    internal static readonly Type? SessionType = Type.GetType("Renci.SshNet.Session, Renci.SshNet");
+
+    /// <summary>SSH.NET's <c>Session._socket</c> (private): the TCP connection to the SSH server.</summary>
+    private static readonly FieldInfo? SocketField = SessionType?.GetField("_socket", Instance);
+
     /// <summary>SSH.NET's <c>ForwardedPortLocal._listener</c> (private): the listener we replace.</summary>
     private static readonly FieldInfo? ListenerField = typeof(ForwardedPortLocal).GetField("_listener", Instance);
 
@@ -85,7 +96,7 @@ internal static class SshFastPath
     {
         blocking = false;
         var session = SessionProperty?.GetValue(client);
-        if (session?.GetType().GetField("_socket", Instance)?.GetValue(session) is not Socket socket)
+        if (session is null || session.GetType() != SessionType || SocketField?.GetValue(session) is not Socket socket)
         {
             return null;
         }

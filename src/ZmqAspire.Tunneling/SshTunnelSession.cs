@@ -53,6 +53,12 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Gets which parts of the fast path are active on this session (<see cref="TunnelFastPath"/>).</summary>
+    public TunnelFastPath FastPath =>
+        (_quickAck is { IsActive: true } ? TunnelFastPath.QuickAck : TunnelFastPath.None)
+        | (SocketMadeBlocking ? TunnelFastPath.BlockingSocket : TunnelFastPath.None)
+        | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None);
+
     /// <summary>Gets what keeps ACKs on the SSH connection immediate (null when the fast path is off or unavailable).</summary>
     internal QuickAck? QuickAck => _quickAck;
 

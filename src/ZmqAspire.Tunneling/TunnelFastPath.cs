@@ -1,0 +1,22 @@
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Which parts of the tunnel's fast path are active on a session (docs/benchmarks.md). Each
+/// reaches into SSH.NET by reflection, so a trimmed build or another SSH.NET version can lose
+/// one; the session then still works, only slower. Logged by the client when a tunnel comes up.
+/// </summary>
+[Flags]
+public enum TunnelFastPath
+{
+    /// <summary>None: plain SSH.NET (the fast path is off or nothing could be reached).</summary>
+    None = 0,
+
+    /// <summary>An immediate TCP ACK after every SSH message read (removes the 40 ms delayed-ACK stall).</summary>
+    QuickAck = 1,
+
+    /// <summary>The SSH connection's socket in blocking mode (one thread hop less per message).</summary>
+    BlockingSocket = 2,
+
+    /// <summary>Our own accept loop replaces SSH.NET's on local forwards.</summary>
+    ForwardListener = 4,
+}
