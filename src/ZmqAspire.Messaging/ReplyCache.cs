@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using System.IO.Hashing;
 
 namespace ZmqAspire.Messaging;
 
@@ -9,7 +9,7 @@ namespace ZmqAspire.Messaging;
 /// </summary>
 /// <remarks>
 /// Bounded by count (least recently used first out) and by age. A hit also needs the request
-/// body to be the same (compared by SHA-256): a client that reuses an id and a sequence number
+/// body to be the same (compared by XXH128; not SHA-256, whose .NET implementation needs OpenSSL, which the server image leaves out): a client that reuses an id and a sequence number
 /// for a different request (a restarted process with the same id) gets fresh work, never another
 /// request's reply. Thread-safe.
 /// </remarks>
@@ -109,7 +109,7 @@ public sealed class ReplyCache
         }
     }
 
-    private static byte[] Hash(ReadOnlySpan<byte> body) => SHA256.HashData(body);
+    private static byte[] Hash(ReadOnlySpan<byte> body) => XxHash128.Hash(body);
 
     private void Remove(LinkedListNode<Entry> node)
     {
