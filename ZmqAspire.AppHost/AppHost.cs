@@ -5,6 +5,8 @@ using ZmqAspire.Hosting;
 // reaches it through an SSH tunnel. Settings (command line, environment or appsettings.json):
 //   ZmqAspire:KeyDirectory       where the SSH keys live (default ~/.zmqaspire/keys)
 //   ZmqAspire:ServerWorkSeconds  simulated work per request (default 1, as the seed)
+//   ZmqAspire:ServerReplicas     REP server replicas (default 1: "server"; more: server-1 ... server-N),
+//                                each reached through its own forward over the client's one SSH session
 //   ZmqAspire:RequestCount       requests the client sends (default 0: keeps sending)
 //   ZmqAspire:RequestInterval    seconds between a reply and the next request (default 0)
 //   ZmqAspire:PasswordLogin      true: the client logs in with a password, as the seed did (opt-in;
@@ -15,11 +17,15 @@ var repoRoot = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
 var keys = SshKeyMaterial.EnsureCreated(settings["KeyDirectory"] ?? SshKeyMaterial.DefaultDirectory);
 
-var server = builder.AddZmqServer(
-        "server",
-        contextPath: Path.Combine(repoRoot, "artifacts", "server-image"),
-        dockerfilePath: Path.Combine(repoRoot, "src", "ZmqAspire.Server", "Dockerfile"))
-    .WithWorkTime(TimeSpan.FromSeconds(settings.GetValue("ServerWorkSeconds", 1.0)));
+var replicas = settings.GetValue("ServerReplicas", 1);
+ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1, "ZmqAspire:ServerReplicas");
+var servers = Enumerable.Range(1, replicas)
+    .Select(i => builder.AddZmqServer(
+            replicas == 1 ? "server" : $"server-{i}",
+            contextPath: Path.Combine(repoRoot, "artifacts", "server-image"),
+            dockerfilePath: Path.Combine(repoRoot, "src", "ZmqAspire.Server", "Dockerfile"))
+        .WithWorkTime(TimeSpan.FromSeconds(settings.GetValue("ServerWorkSeconds", 1.0))))
+    .ToList();
 
 var bastion = builder.AddSshBastion("bastion", Path.Combine(repoRoot, "src", "ZmqAspire.Bastion"), keys);
 var password = settings.GetValue("PasswordLogin", false) ? builder.AddParameter("bastion-password", secret: true) : null;
@@ -32,7 +38,7 @@ var client = builder.AddProject<Projects.ZmqAspire_Client>("client", launchProfi
     .WithHttpEndpoint(name: "http")
     .WithUrlForEndpoint("http", url => url.DisplayText = "client (commands endpoint)")
     .WithHttpHealthCheck("/health")
-    .WithSshTunnel(bastion, server, password)
+    .WithSshTunnel(bastion, servers, password)
     // Our server reads the ZQA1 envelope, so the client may send trace context in it; a plain
     // libzmq REP peer could not take the two-frame request (docs/wire-format.md).
     .WithEnvironment("Client__Envelope", "true")

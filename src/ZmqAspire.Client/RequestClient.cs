@@ -9,9 +9,16 @@ namespace ZmqAspire.Client;
 
 /// <summary>
 /// Keeps the client's tunnel up: logs in to the bastion (retrying while it is unreachable),
-/// opens a local forward to the server and runs the <see cref="RequestLoop"/> through it until
-/// the session is lost or a reconnect is asked for, then connects again.
+/// opens one local forward per server replica over that one session (<see cref="LocalForwardSet"/>)
+/// and runs one <see cref="RequestLoop"/> lane per forward until the session is lost or a
+/// reconnect is asked for, then connects again.
 /// </summary>
+/// <remarks>
+/// One REQ socket per replica, rather than one socket connected to every replica: a REQ socket
+/// has one request in flight, so ZeroMQ's round-robin over its peers would still serve one
+/// request at a time; a lane per replica keeps every replica busy and each lane keeps its own
+/// Lazy Pirate retries (docs/patterns.md, "Scale-out").
+/// </remarks>
 public sealed partial class RequestClient(
     IOptions<TunnelSettings> tunnelSettings,
     RequestLoop loop,
@@ -26,7 +33,7 @@ public sealed partial class RequestClient(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = tunnelSettings.Value;
-        var remote = TcpEndpoint.Parse(settings.RemoteEndpoint);
+        var remotes = settings.ParseRemoteEndpoints();
         var options = settings.ToSshTunnelOptions();
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -47,7 +54,7 @@ public sealed partial class RequestClient(
                 return;
             }
 
-            var reason = await RunTunnelAsync(session, remote, stoppingToken).ConfigureAwait(false);
+            var reason = await RunTunnelAsync(session, remotes, stoppingToken).ConfigureAwait(false);
             ClientTelemetry.SshDisconnects.Add(1, new KeyValuePair<string, object?>(ClientTelemetry.DisconnectReason, reason));
             if (stoppingToken.IsCancellationRequested)
             {
@@ -60,14 +67,14 @@ public sealed partial class RequestClient(
     }
 
     /// <summary>Runs one tunnel lifetime; returns why it ended: <c>error</c>, <c>reconnect</c> or <c>shutdown</c>.</summary>
-    private async Task<string> RunTunnelAsync(SshTunnelSession session, TcpEndpoint remote, CancellationToken stoppingToken)
+    private async Task<string> RunTunnelAsync(SshTunnelSession session, IReadOnlyList<TcpEndpoint> remotes, CancellationToken stoppingToken)
     {
         using (session)
         {
-            LocalForward forward;
+            LocalForwardSet forwards;
             try
             {
-                forward = session.OpenLocalForward(remote);
+                forwards = LocalForwardSet.Open(session, remotes.Select(r => r.ToString()));
             }
             catch (SshForwardException ex)
             {
@@ -94,31 +101,45 @@ public sealed partial class RequestClient(
                 }
             }
 
-            forward.Failed += OnForwardFailed;
+            foreach (var forward in forwards.Forwards)
+            {
+                forward.Failed += OnForwardFailed;
+            }
+
             session.ErrorOccurred += OnSessionError;
             try
             {
-                state.Connected(session, forward);
-                LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), remote.ToString(), session.FastPath);
-                var watch = WatchSessionAsync(session, lifetime);
-                var run = Task.Factory.StartNew(
-                    () => loop.Run(session, forward, lifetime.Token), lifetime.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-                await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (run.Exception?.InnerException is { } crash)
+                state.Connected(session, forwards.Forwards);
+                foreach (var forward in forwards.Forwards)
                 {
-                    // Unexpected (a NetMQ failure, say): start over with a new session and socket.
+                    LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), forward.Remote.ToString(), session.FastPath);
+                }
+
+                var watch = WatchSessionAsync(session, lifetime);
+                // A lane runs until the lifetime ends; one that ends first crashed, and ends the others.
+                var lanes = forwards.Forwards.Select(forward => Task.Factory.StartNew(
+                    () => loop.Run(session, forward, lifetime.Token), lifetime.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+                var first = await Task.WhenAny(lanes).ConfigureAwait(false);
+                if (first.Exception?.InnerException is { } crash)
+                {
+                    // Unexpected (a NetMQ failure, say): start over with a new session and sockets.
                     lost = $"request loop failed: {crash.Message}";
                     LogLoopFailed(crash);
                 }
 
                 await lifetime.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAll(lanes).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             finally
             {
                 session.ErrorOccurred -= OnSessionError;
-                forward.Failed -= OnForwardFailed;
-                forward.Dispose();
+                foreach (var forward in forwards.Forwards)
+                {
+                    forward.Failed -= OnForwardFailed;
+                }
+
+                forwards.Dispose();
             }
 
             var reason = stoppingToken.IsCancellationRequested ? "shutdown" : reconnect.IsCancellationRequested ? "reconnect" : "error";

@@ -7,8 +7,10 @@ namespace ZmqAspire.Client;
 
 /// <summary>
 /// Sends requests through one tunnel lifetime: first the configured count (numbered across
-/// reconnects), then only those asked for through <see cref="ClientCommands"/>. Runs on one
-/// dedicated thread, since a NetMQ socket belongs to one thread.
+/// reconnects), then only those asked for through <see cref="ClientCommands"/>. Each
+/// <see cref="Run"/> is one lane (one REQ socket, one forward, one server replica) on its own
+/// dedicated thread, since a NetMQ socket belongs to one thread; with several replicas, lanes
+/// run side by side and share the numbering and the count.
 /// </summary>
 public sealed partial class RequestLoop(
     IOptions<RequestClientOptions> clientOptions,
@@ -18,13 +20,14 @@ public sealed partial class RequestLoop(
 {
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(100);
     private readonly RequestClientOptions _options = clientOptions.Value;
-    private long _nextSequence;
+    private long _nextSequence = -1;
     private long _autoSent;
+    private long _autoFinished;
     private long _autoAnswered;
 
-    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled (tunnel lost, reconnect asked for, or shutdown).</summary>
+    /// <summary>Runs one lane until <paramref name="cancellationToken"/> is cancelled (tunnel lost, reconnect asked for, or shutdown).</summary>
     /// <param name="session">The SSH session the forward belongs to (recorded on spans as the tunnel hop).</param>
-    /// <param name="forward">The forward to the server.</param>
+    /// <param name="forward">The forward to this lane's server replica.</param>
     /// <param name="cancellationToken">Ends this tunnel lifetime.</param>
     public void Run(SshTunnelSession session, LocalForward forward, CancellationToken cancellationToken)
     {
@@ -51,17 +54,16 @@ public sealed partial class RequestLoop(
             {
                 Exchange(requester, asked, cancellationToken);
             }
-            else if (_options.RequestCount == 0 || _autoSent < _options.RequestCount)
+            else if (TakeAutoRequest())
             {
-                _autoSent++;
                 if (Exchange(requester, asked: null, cancellationToken))
                 {
-                    _autoAnswered++;
+                    Interlocked.Increment(ref _autoAnswered);
                 }
 
-                if (_autoSent == _options.RequestCount)
+                if (Interlocked.Increment(ref _autoFinished) == _options.RequestCount)
                 {
-                    LogDone(_options.RequestCount, _autoAnswered);
+                    LogDone(_options.RequestCount, Interlocked.Read(ref _autoAnswered));
                 }
 
                 Pause(_options.Interval, cancellationToken);
@@ -71,6 +73,25 @@ public sealed partial class RequestLoop(
                 Pause(IdlePoll, cancellationToken);
             }
         }
+    }
+
+    // Claims one of the configured requests for this lane; false once all are claimed (never with a count of 0).
+    private bool TakeAutoRequest()
+    {
+        if (_options.RequestCount == 0)
+        {
+            return true;
+        }
+
+        for (var sent = Interlocked.Read(ref _autoSent); sent < _options.RequestCount; sent = Interlocked.Read(ref _autoSent))
+        {
+            if (Interlocked.CompareExchange(ref _autoSent, sent + 1, sent) == sent)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // Waits in short slices, so that a request asked for from the dashboard does not wait out a long interval.
@@ -89,7 +110,7 @@ public sealed partial class RequestLoop(
 
     private bool Exchange(ZmqRequester requester, TaskCompletionSource<ZmqReply>? asked, CancellationToken cancellationToken)
     {
-        var sequence = _nextSequence++;
+        var sequence = Interlocked.Increment(ref _nextSequence);
         LogSending(sequence);
         try
         {

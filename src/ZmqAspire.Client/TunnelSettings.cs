@@ -16,7 +16,12 @@ public sealed class TunnelSettings
     /// <summary>Gets or sets the bastion, <c>user@host[:port]</c>.</summary>
     public string SshServer { get; set; } = string.Empty;
 
-    /// <summary>Gets or sets the server's endpoint as the bastion sees it, <c>tcp://host:port</c>.</summary>
+    /// <summary>
+    /// Gets or sets the server's endpoint as the bastion sees it, <c>tcp://host:port</c>; for
+    /// several server replicas, one endpoint per replica, comma-separated. The client opens one
+    /// local forward per endpoint over its one SSH session and spreads requests over them
+    /// (docs/patterns.md, "Scale-out").
+    /// </summary>
     public string RemoteEndpoint { get; set; } = string.Empty;
 
     /// <summary>Gets or sets the bastion's pinned host key fingerprint(s), <c>SHA256:...</c>, comma-separated.</summary>
@@ -55,6 +60,17 @@ public sealed class TunnelSettings
         ConnectTimeout = ConnectTimeout,
     };
 
+    /// <summary>Parses <see cref="RemoteEndpoint"/>: one endpoint per server replica, in the order given.</summary>
+    /// <returns>The endpoints; at least one.</returns>
+    /// <exception cref="FormatException">An endpoint is not <c>tcp://host:port</c>, or none is given.</exception>
+    public IReadOnlyList<TcpEndpoint> ParseRemoteEndpoints()
+    {
+        var endpoints = RemoteEndpoint.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return endpoints.Length > 0
+            ? [.. endpoints.Select(TcpEndpoint.Parse)]
+            : throw new FormatException("Tunnel:RemoteEndpoint is empty: give tcp://host:port (comma-separated for several server replicas).");
+    }
+
     /// <summary>Checks the settings at start-up, so a typo stops the client at once with a clear message.</summary>
     public sealed class Validator : IValidateOptions<TunnelSettings>
     {
@@ -71,9 +87,13 @@ public sealed class TunnelSettings
                 errors.Add(ex.Message);
             }
 
-            if (!TcpEndpoint.TryParse(options.RemoteEndpoint, out _))
+            try
             {
-                errors.Add($"Tunnel:RemoteEndpoint '{options.RemoteEndpoint}' is not tcp://host:port.");
+                _ = options.ParseRemoteEndpoints();
+            }
+            catch (FormatException ex)
+            {
+                errors.Add($"Tunnel:RemoteEndpoint: {ex.Message}");
             }
 
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

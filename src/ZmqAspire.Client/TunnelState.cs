@@ -22,10 +22,10 @@ public sealed class TunnelState(TimeProvider time)
     {
     }
 
-    /// <summary>Records the live session and forward.</summary>
+    /// <summary>Records the live session and its forwards.</summary>
     /// <param name="session">The SSH session.</param>
-    /// <param name="forward">The forward the REQ socket uses.</param>
-    public void Connected(SshTunnelSession session, LocalForward forward) => _current = new(session, forward, null, time.GetUtcNow());
+    /// <param name="forwards">The forwards the REQ sockets use, one per server replica.</param>
+    public void Connected(SshTunnelSession session, IReadOnlyList<LocalForward> forwards) => _current = new(session, forwards, null, time.GetUtcNow());
 
     /// <summary>Records that there is no usable tunnel, and why.</summary>
     /// <param name="reason">Why, in words for the dashboard.</param>
@@ -46,12 +46,12 @@ public sealed class TunnelState(TimeProvider time)
     /// <param name="reason">Why.</param>
     public void RequestFailed(string reason) => _lastRequestError = reason;
 
-    /// <summary>Gets a value indicating whether the session is connected and the forward listens.</summary>
-    public bool IsUp => _current is { Session.IsConnected: true, Forward.IsListening: true };
+    /// <summary>Gets a value indicating whether the session is connected and every forward listens.</summary>
+    public bool IsUp => _current is { Session.IsConnected: true, Forwards: { } forwards } && forwards.All(f => f.IsListening);
 
     /// <summary>Reports the state as a health result.</summary>
     /// <returns>
-    /// Unhealthy while there is no SSH session or the forward does not listen; Degraded while the
+    /// Unhealthy while there is no SSH session or a forward does not listen; Degraded while the
     /// last request went unanswered or a forward failed in the last
     /// <see cref="ForwardFailureWindow"/>; Healthy otherwise.
     /// </returns>
@@ -68,7 +68,7 @@ public sealed class TunnelState(TimeProvider time)
             data["forward.last_failure"] = $"{f.At.ToString("O", CultureInfo.InvariantCulture)} {f.Reason}";
         }
 
-        if (s.Session is null || s.Forward is null)
+        if (s.Session is null || s.Forwards is null)
         {
             return HealthCheckResult.Unhealthy($"SSH tunnel down: {s.Reason}", data: data);
         }
@@ -76,16 +76,16 @@ public sealed class TunnelState(TimeProvider time)
         data["ssh.server"] = s.Session.Server.ToString();
         data["ssh.host_key"] = s.Session.HostKeyFingerprint;
         data["ssh.connected_since"] = s.Since.ToString("O", CultureInfo.InvariantCulture);
-        data["forward.local"] = s.Forward.LocalEndpoint.ToString();
-        data["forward.remote"] = s.Forward.Remote.ToString();
+        data["forward.local"] = string.Join(", ", s.Forwards.Select(f => f.LocalEndpoint));
+        data["forward.remote"] = string.Join(", ", s.Forwards.Select(f => f.Remote));
         if (!s.Session.IsConnected)
         {
             return HealthCheckResult.Unhealthy("SSH session to the bastion is disconnected", data: data);
         }
 
-        if (!s.Forward.IsListening)
+        if (s.Forwards.FirstOrDefault(f => !f.IsListening) is { } closed)
         {
-            return HealthCheckResult.Unhealthy("local forward is not listening", data: data);
+            return HealthCheckResult.Unhealthy($"local forward to {closed.Remote} is not listening", data: data);
         }
 
         if (_lastRequestError is { } error)
@@ -95,12 +95,12 @@ public sealed class TunnelState(TimeProvider time)
 
         return lastFailure is { } recent && time.GetUtcNow() - recent.At < ForwardFailureWindow
             ? HealthCheckResult.Degraded($"forward failed recently: {recent.Reason}", data: data)
-            : HealthCheckResult.Healthy($"forwarding {s.Forward.LocalEndpoint} to {s.Forward.Remote} via {s.Session.Server}", data);
+            : HealthCheckResult.Healthy($"forwarding {data["forward.local"]} to {data["forward.remote"]} via {s.Session.Server}", data);
     }
 
     private sealed record ForwardFailure(DateTimeOffset At, string Reason);
 
-    private sealed record Snapshot(SshTunnelSession? Session, LocalForward? Forward, string? Reason, DateTimeOffset Since);
+    private sealed record Snapshot(SshTunnelSession? Session, IReadOnlyList<LocalForward>? Forwards, string? Reason, DateTimeOffset Since);
 }
 
 /// <summary>Reports <see cref="TunnelState"/> to the health endpoint.</summary>

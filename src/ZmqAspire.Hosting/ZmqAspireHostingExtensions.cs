@@ -157,21 +157,58 @@ public static class ZmqAspireHostingExtensions
         IResourceBuilder<ParameterResource>? password = null)
         where T : IResourceWithEnvironment, IResourceWithWaitSupport
     {
+        ArgumentNullException.ThrowIfNull(server);
+        return client.WithSshTunnel(bastion, [server], password);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="client"/> reach every one of <paramref name="servers"/> (replicas of
+    /// one service) through <paramref name="bastion"/>, as <see cref="WithSshTunnel{T}(IResourceBuilder{T}, IResourceBuilder{SshBastionResource}, IResourceBuilder{ZmqServerResource}, IResourceBuilder{ParameterResource}?)"/>
+    /// does for one: the bastion's <c>PermitOpen</c> lists exactly the replicas' endpoints, and
+    /// <c>Tunnel__RemoteEndpoint</c> lists them comma-separated, in order. The client opens one
+    /// local forward per replica over one SSH session and keeps one REQ socket per forward busy
+    /// (docs/patterns.md, "Scale-out"). It starts after the bastion and every replica.
+    /// </summary>
+    /// <typeparam name="T">The client resource type.</typeparam>
+    /// <param name="client">The client.</param>
+    /// <param name="bastion">The bastion to tunnel through.</param>
+    /// <param name="servers">The server replicas to reach; at least one.</param>
+    /// <param name="password">When given, the client logs in with this password instead of its key (the bastion must have <see cref="WithPasswordLogin"/>).</param>
+    /// <returns>The same client builder.</returns>
+    /// <exception cref="ArgumentException"><paramref name="servers"/> is empty.</exception>
+    public static IResourceBuilder<T> WithSshTunnel<T>(
+        this IResourceBuilder<T> client,
+        IResourceBuilder<SshBastionResource> bastion,
+        IReadOnlyList<IResourceBuilder<ZmqServerResource>> servers,
+        IResourceBuilder<ParameterResource>? password = null)
+        where T : IResourceWithEnvironment, IResourceWithWaitSupport
+    {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(bastion);
-        ArgumentNullException.ThrowIfNull(server);
-        bastion.WithForwardTo(server);
+        ArgumentNullException.ThrowIfNull(servers);
+        if (servers.Count == 0)
+        {
+            throw new ArgumentException("Give at least one server.", nameof(servers));
+        }
+
         var ssh = bastion.Resource.SshEndpoint;
         var keys = bastion.Resource.Keys;
         client
             .WithEnvironment("Tunnel__SshServer", ReferenceExpression.Create(
                 $"{bastion.Resource.UserName}@{ssh.Property(EndpointProperty.Host)}:{ssh.Property(EndpointProperty.Port)}"))
             .WithEnvironment("Tunnel__HostKeyFingerprint", keys.HostKeyFingerprint)
-            .WithEnvironment("Tunnel__RemoteEndpoint", server.Resource.EndpointOnContainerNetwork);
+            .WithEnvironment("Tunnel__RemoteEndpoint", string.Join(',', servers.Select(s => s.Resource.EndpointOnContainerNetwork)));
         _ = password is null
             ? client.WithEnvironment("Tunnel__PrivateKeyPath", keys.ClientPrivateKeyPath)
             : client.WithEnvironment("Tunnel__Password", password);
-        return client.WaitFor(bastion).WaitFor(server);
+        client.WaitFor(bastion);
+        foreach (var server in servers)
+        {
+            bastion.WithForwardTo(server);
+            client.WaitFor(server);
+        }
+
+        return client;
     }
 
     private static async Task<IEnumerable<ContainerFileSystemItem>> BastionFilesAsync(SshBastionResource bastion, CancellationToken cancellationToken)

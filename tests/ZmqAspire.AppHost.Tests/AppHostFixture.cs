@@ -24,8 +24,11 @@ public class AppHostFixture : IAsyncLifetime
 
     public SshKeyMaterial Keys => SshKeyMaterial.EnsureCreated(KeyDirectory);
 
-    /// <summary>Gets more AppHost arguments, for fixtures that run another configuration.</summary>
+    /// <summary>Gets more AppHost arguments, for fixtures that run another configuration (later values win).</summary>
     protected virtual IEnumerable<string> ExtraArguments => [];
+
+    /// <summary>Gets the names of the REP server resources the configuration runs.</summary>
+    public virtual IReadOnlyList<string> Servers => ["server"];
 
     public async Task InitializeAsync()
     {
@@ -40,7 +43,10 @@ public class AppHostFixture : IAsyncLifetime
         using var cts = new CancellationTokenSource(StartTimeout);
         await _app.StartAsync(cts.Token);
         await _app.ResourceNotifications.WaitForResourceHealthyAsync("bastion", cts.Token);
-        await _app.ResourceNotifications.WaitForResourceAsync("server", KnownResourceStates.Running, cts.Token);
+        foreach (var server in Servers)
+        {
+            await _app.ResourceNotifications.WaitForResourceAsync(server, KnownResourceStates.Running, cts.Token);
+        }
     }
 
     /// <summary>Options for logging in to the bastion from the test, as the client does.</summary>
