@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ZmqAspire.Soak;
+
+/// <summary>What the soak runs: for how long, how often it samples, and the server's work time.</summary>
+internal sealed record SoakSettings(TimeSpan Duration, TimeSpan Warmup, TimeSpan Sample, double WorkSeconds, string OutputPath);
+
+/// <summary>One sample: seconds since load began, replies so far, and both processes' RSS in bytes.</summary>
+internal sealed record SoakSample(double Seconds, long Replies, double RepliesPerSecond, long ClientRss, long ClientAnonymous, long ServerRss, long ServerAnonymous);
+
+/// <summary>Starts the AppHost, samples memory and reply counts under load, prints a table and writes JSON.</summary>
+internal static class SoakRun
+{
+    private const double MiB = 1024 * 1024;
+
+    public static async Task<int> RunAsync(SoakSettings settings, CancellationToken cancellationToken)
+    {
+        var keys = Directory.CreateTempSubdirectory("zmqaspire-soak-keys-").FullName;
+        try
+        {
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.ZmqAspire_AppHost>(
+            [
+                $"--ZmqAspire:KeyDirectory={keys}",
+                $"--ZmqAspire:ServerWorkSeconds={settings.WorkSeconds.ToString(CultureInfo.InvariantCulture)}",
+                "--ZmqAspire:RequestCount=0",
+                "--ZmqAspire:RequestInterval=0",
+            ], cancellationToken).ConfigureAwait(false);
+            // The resources' own logs are read below; the console gets only the soak's table.
+            builder.Services.AddLogging(logging => logging.ClearProviders());
+            await using var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
+            Log("starting the AppHost (bastion and server containers, client process)");
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var client = await app.ResourceNotifications.WaitForResourceAsync(
+                "client", e => Property(e, "executable.pid") is not null, cancellationToken).ConfigureAwait(false);
+            var server = await app.ResourceNotifications.WaitForResourceAsync(
+                "server", e => Property(e, "container.id") is not null, cancellationToken).ConfigureAwait(false);
+            var serverPid = int.Parse((await DockerAsync("inspect", "-f", "{{.State.Pid}}", (string)Property(server, "container.id")!).ConfigureAwait(false)).Trim(), CultureInfo.InvariantCulture);
+
+            var replies = new ReplyCounter();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var counting = replies.CountAsync(app, stop.Token);
+            Log("waiting for the first reply through the tunnel");
+            await replies.FirstReply.WaitAsync(TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+            // Looked up once the client answers: DCP's "dotnet run" starts the app as its child.
+            var clientPid = ProcessMemory.FindInTree(Convert.ToInt32(Property(client, "executable.pid"), CultureInfo.InvariantCulture), "ZmqAspire.Client")
+                ?? throw new InvalidOperationException("the client's process was not found under DCP's executable");
+            Log($"load running: client pid {clientPid}, server pid {serverPid}; {settings.Duration.TotalMinutes} min, a sample every {settings.Sample.TotalSeconds} s");
+
+            var samples = new List<SoakSample>();
+            var clock = Stopwatch.StartNew();
+            long lastReplies = replies.Count;
+            var lastAt = 0.0;
+            Console.WriteLine();
+            Console.WriteLine("| t (s) | replies | replies/s | client RSS (MiB) | of which heap/stacks | server RSS (MiB) | of which heap/stacks |");
+            Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+            while (clock.Elapsed < settings.Duration)
+            {
+                await Task.Delay(settings.Sample, cancellationToken).ConfigureAwait(false);
+                var now = clock.Elapsed.TotalSeconds;
+                var count = replies.Count;
+                var clientMemory = ProcessMemory.Read(clientPid);
+                var serverMemory = ProcessMemory.Read(serverPid);
+                var s = new SoakSample(
+                    Math.Round(now, 1),
+                    count,
+                    Math.Round((count - lastReplies) / (now - lastAt), 1),
+                    clientMemory?.Rss ?? 0,
+                    clientMemory?.Anonymous ?? 0,
+                    serverMemory?.Rss ?? 0,
+                    serverMemory?.Anonymous ?? 0);
+                (lastReplies, lastAt) = (count, now);
+                samples.Add(s);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {s.Seconds:0} | {s.Replies} | {s.RepliesPerSecond:0} | {s.ClientRss / MiB:0.0} | {s.ClientAnonymous / MiB:0.0} | {s.ServerRss / MiB:0.0} | {s.ServerAnonymous / MiB:0.0} |"));
+            }
+
+            var summary = Summarize(samples, settings, ProcessMemory.Read(clientPid)?.Peak ?? 0, ProcessMemory.Read(serverPid)?.Peak ?? 0);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await counting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.OutputPath))!);
+            await File.WriteAllTextAsync(settings.OutputPath, JsonSerializer.Serialize(new { settings = new { minutes = settings.Duration.TotalMinutes, warmupMinutes = settings.Warmup.TotalMinutes, sampleSeconds = settings.Sample.TotalSeconds, settings.WorkSeconds }, summary, samples }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+            Log($"wrote {settings.OutputPath}");
+            return summary.Replies > 0 ? 0 : 1;
+        }
+        finally
+        {
+            Directory.Delete(keys, recursive: true);
+        }
+    }
+
+    private static SoakSummary Summarize(List<SoakSample> samples, SoakSettings settings, long clientPeak, long serverPeak)
+    {
+        var steady = samples.Where(s => s.Seconds >= settings.Warmup.TotalSeconds).ToList();
+        var summary = new SoakSummary(
+            samples.Count == 0 ? 0 : samples[^1].Replies,
+            steady.Count < 2 ? 0 : (steady[^1].Replies - steady[0].Replies) / (steady[^1].Seconds - steady[0].Seconds),
+            Round(steady.Min(s => s.ClientRss) / MiB), Round(steady.Max(s => s.ClientRss) / MiB), Round(SlopePerMinute(steady, s => s.ClientRss) / MiB), Round(SlopePerMinute(steady, s => s.ClientAnonymous) / MiB), Round(clientPeak / MiB),
+            Round(steady.Min(s => s.ServerRss) / MiB), Round(steady.Max(s => s.ServerRss) / MiB), Round(SlopePerMinute(steady, s => s.ServerRss) / MiB), Round(SlopePerMinute(steady, s => s.ServerAnonymous) / MiB), Round(serverPeak / MiB));
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"After the {settings.Warmup.TotalMinutes:0.#}-minute warm-up ({steady.Count} samples, {summary.RepliesPerSecond:0} replies/s):"));
+        Console.WriteLine("| process | RSS min (MiB) | RSS max (MiB) | RSS trend (MiB/min) | heap/stacks trend (MiB/min) | peak RSS, whole run (MiB) | target |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---|");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| client | {summary.ClientRssMinMiB} | {summary.ClientRssMaxMiB} | {summary.ClientTrendMiBPerMinute:+0.00;-0.00;0.00} | {summary.ClientHeapTrendMiBPerMinute:+0.00;-0.00;0.00} | {summary.ClientPeakMiB} | < 120 MiB |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| server | {summary.ServerRssMinMiB} | {summary.ServerRssMaxMiB} | {summary.ServerTrendMiBPerMinute:+0.00;-0.00;0.00} | {summary.ServerHeapTrendMiBPerMinute:+0.00;-0.00;0.00} | {summary.ServerPeakMiB} | < 80 MiB |"));
+        return summary;
+    }
+
+    // Least-squares slope of RSS over time, in bytes per minute: growth shows as a steady positive trend.
+    private static double SlopePerMinute(List<SoakSample> samples, Func<SoakSample, long> value)
+    {
+        if (samples.Count < 2)
+        {
+            return 0;
+        }
+
+        var meanT = samples.Average(s => s.Seconds);
+        var meanV = samples.Average(s => (double)value(s));
+        var num = samples.Sum(s => (s.Seconds - meanT) * (value(s) - meanV));
+        var den = samples.Sum(s => (s.Seconds - meanT) * (s.Seconds - meanT));
+        return den == 0 ? 0 : num / den * 60;
+    }
+
+    private static double Round(double value) => Math.Round(value, 2);
+
+    private static object? Property(ResourceEvent e, string name) =>
+        e.Snapshot.Properties.FirstOrDefault(p => p.Name == name && p.Value is not null and not "")?.Value;
+
+    private static async Task<string> DockerAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var text = await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        return process.ExitCode == 0 ? text : throw new InvalidOperationException($"docker {string.Join(' ', args)} failed");
+    }
+
+    private static void Log(string message) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[soak {DateTime.Now:HH:mm:ss}] {message}"));
+}
+
+/// <summary>The soak's figures after warm-up; sizes in MiB, trends in MiB per minute.</summary>
+internal sealed record SoakSummary(
+    long Replies,
+    double RepliesPerSecond,
+    double ClientRssMinMiB,
+    double ClientRssMaxMiB,
+    double ClientTrendMiBPerMinute,
+    double ClientHeapTrendMiBPerMinute,
+    double ClientPeakMiB,
+    double ServerRssMinMiB,
+    double ServerRssMaxMiB,
+    double ServerTrendMiBPerMinute,
+    double ServerHeapTrendMiBPerMinute,
+    double ServerPeakMiB);
+
+/// <summary>Counts the client's "Received reply" log lines (one per answered request).</summary>
+internal sealed class ReplyCounter
+{
+    private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public Task FirstReply => _first.Task;
+
+    public async Task CountAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+        // Watch by resource, not by name: DCP names each instance with a suffix (client-abcd).
+        var client = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "client");
+        await foreach (var batch in logs.WatchAsync(client).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            var n = batch.Count(l => l.Content.Contains("Received reply", StringComparison.Ordinal));
+            if (n > 0 && Interlocked.Add(ref _count, n) > 0)
+            {
+                _first.TrySetResult();
+            }
+        }
+    }
+}
