@@ -32,9 +32,9 @@ export DEBIAN_FRONTEND=noninteractive
 # 1. Debian packages
 # ---------------------------------------------------------------------------------------
 # docker-compose and python3-pexpect: the compose deployment's tests (pyzmq's OpenSSH tunnel mode
-# drives ssh through pexpect).
+# drives ssh through pexpect). socat: the benchmark's plain TCP relay mode (the floor for any forwarder).
 packages=(docker.io docker-compose openssh-server openssh-client debootstrap python3-zmq python3-paramiko
-          python3-pexpect iproute2 procps ca-certificates)
+          python3-pexpect iproute2 procps ca-certificates socat)
 [ "$WITH_BROWSER" -eq 1 ] && packages+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do

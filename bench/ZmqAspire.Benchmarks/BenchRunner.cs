@@ -130,6 +130,11 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             _transports["sshnet"] = await PlainSshNetTransport.StartAsync(sshd, _server.Ports).ConfigureAwait(false);
         }
 
+        if (needed.Contains("relay"))
+        {
+            _transports["relay"] = RelayTransport.Start(_server.Ports);
+        }
+
         foreach (var t in _transports.Values.Where(t => t.Cipher is not null))
         {
             Log($"{t.Title}: cipher {t.Cipher}");
