@@ -11,12 +11,16 @@ using ZmqAspire.Hosting;
 //   ZmqAspire:RequestInterval    seconds between a reply and the next request (default 0)
 //   ZmqAspire:PasswordLogin      true: the client logs in with a password, as the seed did (opt-in;
 //                                the password is the secret parameter Parameters:bastion-password)
+//   ZmqAspire:Curve              true: CurveZMQ between client and server, so the bastion relays
+//                                only ciphertext (opt-in; the server's key pair is kept with the SSH keys)
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("ZmqAspire");
 var repoRoot = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
 var keys = SshKeyMaterial.EnsureCreated(settings["KeyDirectory"] ?? SshKeyMaterial.DefaultDirectory);
 
+// One key pair for every replica: the client holds one server public key.
+var curve = settings.GetValue("Curve", false) ? CurveKeyMaterial.EnsureCreated(keys.Directory) : null;
 var replicas = settings.GetValue("ServerReplicas", 1);
 ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1, "ZmqAspire:ServerReplicas");
 var servers = Enumerable.Range(1, replicas)
@@ -24,7 +28,8 @@ var servers = Enumerable.Range(1, replicas)
             replicas == 1 ? "server" : $"server-{i}",
             contextPath: Path.Combine(repoRoot, "artifacts", "server-image"),
             dockerfilePath: Path.Combine(repoRoot, "src", "ZmqAspire.Server", "Dockerfile"))
-        .WithWorkTime(TimeSpan.FromSeconds(settings.GetValue("ServerWorkSeconds", 1.0))))
+        .WithWorkTime(TimeSpan.FromSeconds(settings.GetValue("ServerWorkSeconds", 1.0)))
+        .WithCurve(curve))
     .ToList();
 
 var bastion = builder.AddSshBastion("bastion", Path.Combine(repoRoot, "src", "ZmqAspire.Bastion"), keys);

@@ -33,8 +33,9 @@ export DEBIAN_FRONTEND=noninteractive
 # ---------------------------------------------------------------------------------------
 # docker-compose and python3-pexpect: the compose deployment's tests (pyzmq's OpenSSH tunnel mode
 # drives ssh through pexpect). socat: the benchmark's plain TCP relay mode (the floor for any forwarder).
+# tshark: the security tests capture the bastion -> server leg.
 packages=(docker.io docker-compose openssh-server openssh-client debootstrap python3-zmq python3-paramiko
-          python3-pexpect iproute2 procps ca-certificates socat)
+          python3-pexpect tshark iproute2 procps ca-certificates socat)
 [ "$WITH_BROWSER" -eq 1 ] && packages+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do

@@ -42,6 +42,14 @@ public sealed class RequestClientOptions
     public string ClientId { get; set; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
     /// <summary>
+    /// Gets or sets the server's CurveZMQ public key (ZeroMQ RFC 26), Z85-encoded (40
+    /// characters); the AppHost sets it when CURVE is on. Requests and replies are then encrypted
+    /// between this process and the server, so the bastion relays only ciphertext. Default: none
+    /// (plaintext inside the SSH tunnel, and from the bastion to the server).
+    /// </summary>
+    public string? CurveServerKey { get; set; }
+
+    /// <summary>
     /// Gets or sets the secret the command endpoints (<c>POST /commands/...</c>) require in the
     /// <c>X-ZmqAspire-Command-Token</c> header. Default: none, and the endpoints are off.
     /// </summary>

@@ -40,6 +40,7 @@ public sealed partial class RequestLoop(
             ClientId = _options.ClientId,
             RequestTimeout = _options.RequestTimeout,
             MaxRetries = _options.MaxRetries,
+            CurveServerKey = _options.CurveServerKey,
             SpanAttributes =
             {
                 new(TelemetryAttributes.TunnelBastion, $"{session.Server.Host}:{session.Server.Port}"),

@@ -57,6 +57,38 @@ public static class ZmqAspireHostingExtensions
     }
 
     /// <summary>
+    /// Turns on CurveZMQ (ZeroMQ RFC 26) between the server and every client wired to it with
+    /// <c>WithSshTunnel</c>: the server gets its secret certificate as a file owned by its user,
+    /// mode 0400, under <c>/run/zmqaspire/</c> (<c>Server__CurveSecretKeyFile</c> names the path,
+    /// never the key: nothing secret is on a command line, in the environment or in a log), and
+    /// clients get only its public key (<c>Client__CurveServerKey</c>). The bastion then relays
+    /// only ciphertext. Off unless called with keys; give every replica of a client the same keys.
+    /// </summary>
+    /// <param name="server">The server.</param>
+    /// <param name="keys">The server's key pair (<see cref="CurveKeyMaterial.EnsureCreated"/>); null leaves CURVE off.</param>
+    /// <returns>The same builder.</returns>
+    public static IResourceBuilder<ZmqServerResource> WithCurve(this IResourceBuilder<ZmqServerResource> server, CurveKeyMaterial? keys)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        if (keys is null)
+        {
+            return server;
+        }
+
+        server.Resource.Curve = keys;
+        const string directory = "/run/zmqaspire";
+        var file = Path.GetFileName(keys.SecretKeyPath);
+        return server
+            .WithContainerFiles(
+                directory,
+                [new ContainerFile { Name = file, SourcePath = keys.SecretKeyPath, Mode = UnixFileMode.UserRead }],
+                defaultOwner: ZmqServerResource.ContainerUserId,
+                defaultGroup: ZmqServerResource.ContainerUserId,
+                umask: UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)
+            .WithEnvironment("Server__CurveSecretKeyFile", $"{directory}/{file}");
+    }
+
+    /// <summary>
     /// Adds the OpenSSH bastion built from the Dockerfile in <paramref name="contextPath"/>, with
     /// its host key and the client's public key copied in at container creation (root-owned;
     /// the private host key 0600). Its SSH endpoint is published to the host; the resource is
@@ -142,7 +174,8 @@ public static class ZmqAspireHostingExtensions
     /// <paramref name="bastion"/>: allows the forward on the bastion, passes the client the
     /// bastion's address (<c>Tunnel__SshServer</c>), the pinned host key fingerprint
     /// (<c>Tunnel__HostKeyFingerprint</c>), its private key path and the server's endpoint as the
-    /// bastion sees it (<c>Tunnel__RemoteEndpoint</c>), and starts the client after both.
+    /// bastion sees it (<c>Tunnel__RemoteEndpoint</c>), the server's CURVE public key when it has
+    /// one (<c>Client__CurveServerKey</c>, <see cref="WithCurve"/>), and starts the client after both.
     /// </summary>
     /// <typeparam name="T">The client resource type.</typeparam>
     /// <param name="client">The client.</param>
@@ -197,7 +230,21 @@ public static class ZmqAspireHostingExtensions
             .WithEnvironment("Tunnel__SshServer", ReferenceExpression.Create(
                 $"{bastion.Resource.UserName}@{ssh.Property(EndpointProperty.Host)}:{ssh.Property(EndpointProperty.Port)}"))
             .WithEnvironment("Tunnel__HostKeyFingerprint", keys.HostKeyFingerprint)
-            .WithEnvironment("Tunnel__RemoteEndpoint", string.Join(',', servers.Select(s => s.Resource.EndpointOnContainerNetwork)));
+            .WithEnvironment("Tunnel__RemoteEndpoint", string.Join(',', servers.Select(s => s.Resource.EndpointOnContainerNetwork)))
+            // Read when the client starts, so WithCurve may come before or after this call.
+            .WithEnvironment(context =>
+            {
+                var curveKeys = servers.Select(s => s.Resource.Curve?.PublicKey).Distinct().ToList();
+                if (curveKeys.Count > 1)
+                {
+                    throw new InvalidOperationException("The client holds one CURVE server key: give every server replica the same CurveKeyMaterial, or none.");
+                }
+
+                if (curveKeys[0] is { } curveKey)
+                {
+                    context.EnvironmentVariables["Client__CurveServerKey"] = curveKey;
+                }
+            });
         _ = password is null
             ? client.WithEnvironment("Tunnel__PrivateKeyPath", keys.ClientPrivateKeyPath)
             : client.WithEnvironment("Tunnel__Password", password);

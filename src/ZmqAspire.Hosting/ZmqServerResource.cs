@@ -10,6 +10,12 @@ namespace ZmqAspire.Hosting;
 /// <param name="port">The TCP port the REP socket binds inside the container.</param>
 public sealed class ZmqServerResource(string name, int port) : ContainerResource(name)
 {
+    /// <summary>The uid the server image runs as (<c>USER</c> in src/ZmqAspire.Server/Dockerfile): the owner of its secret files.</summary>
+    public const int ContainerUserId = 10001;
+
+    /// <summary>Gets or sets the server's CurveZMQ keys when CURVE is on (<see cref="ZmqAspireHostingExtensions.WithCurve"/>); null: plaintext.</summary>
+    public CurveKeyMaterial? Curve { get; set; }
+
     /// <summary>Gets the TCP port the REP socket binds inside the container.</summary>
     public int Port { get; } = port;
 

@@ -19,8 +19,9 @@ public sealed class ZmqRequestTimeoutException : TimeoutException
     /// <param name="sequence">The request's sequence number.</param>
     /// <param name="attempts">How many times it was sent.</param>
     /// <param name="timeout">The wait for each reply.</param>
-    public ZmqRequestTimeoutException(long sequence, int attempts, TimeSpan timeout)
-        : base($"No reply to request {sequence} after {attempts} attempt(s) of {timeout.TotalSeconds:0.###} s each.")
+    /// <param name="hint">A likely cause to add to the message, if known (for example a CURVE key mismatch).</param>
+    public ZmqRequestTimeoutException(long sequence, int attempts, TimeSpan timeout, string? hint = null)
+        : base($"No reply to request {sequence} after {attempts} attempt(s) of {timeout.TotalSeconds:0.###} s each." + (hint is null ? string.Empty : " " + hint))
     {
         Sequence = sequence;
         Attempts = attempts;

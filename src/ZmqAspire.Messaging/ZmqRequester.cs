@@ -18,6 +18,11 @@ namespace ZmqAspire.Messaging;
 public sealed class ZmqRequester : IDisposable
 {
     private static readonly TimeSpan ReceiveSlice = TimeSpan.FromMilliseconds(100);
+
+    // A failed CURVE handshake is silent on both sides (no ZAP, no error command from NetMQ): say
+    // so, since it looks exactly like a server that is down.
+    private const string CurveHint =
+        "CURVE is on: a server whose key is not the configured CurveServerKey (or that does not use CURVE) drops the handshake without a word.";
     private readonly ZmqRequesterOptions _options;
     private readonly Uri _endpoint;
     private readonly string _serverAddress;
@@ -39,6 +44,11 @@ public sealed class ZmqRequester : IDisposable
         _endpoint = endpoint;
         _serverAddress = options.ServerAddress ?? endpoint.IdnHost;
         _serverPort = options.ServerPort ?? endpoint.Port;
+        if (options.CurveServerKey is { } curveKey)
+        {
+            _ = CurveSecurity.ParsePublicKey(curveKey); // a malformed key fails here, not on every socket
+        }
+
         _socket = CreateSocket();
     }
 
@@ -79,7 +89,7 @@ public sealed class ZmqRequester : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 if (attempt >= _options.MaxRetries)
                 {
-                    throw new ZmqRequestTimeoutException(sequence, attempt + 1, _options.RequestTimeout);
+                    throw new ZmqRequestTimeoutException(sequence, attempt + 1, _options.RequestTimeout, _options.CurveServerKey is null ? null : CurveHint);
                 }
 
                 retries++;
@@ -196,6 +206,11 @@ public sealed class ZmqRequester : IDisposable
     {
         var socket = new RequestSocket();
         socket.Options.Linger = TimeSpan.Zero;
+        if (_options.CurveServerKey is { } curveKey)
+        {
+            socket.UseCurveClient(curveKey);
+        }
+
         socket.Connect(_endpoint.GetLeftPart(UriPartial.Authority));
         return socket;
     }

@@ -30,6 +30,14 @@ public sealed class ZmqRequesterOptions
     /// <summary>Gets or sets how many times a request is sent again, on a new socket, after a timeout. Default: 2.</summary>
     public int MaxRetries { get; set; } = 2;
 
+    /// <summary>
+    /// Gets or sets the server's CurveZMQ public key (ZeroMQ RFC 26), Z85-encoded (40
+    /// characters). When set, every socket is a CURVE client of that key: requests and replies
+    /// are encrypted end to end, and a server with another key (or without CURVE) is never
+    /// answered, so requests time out. Default: none (ZMTP's NULL mechanism, plaintext).
+    /// </summary>
+    public string? CurveServerKey { get; set; }
+
     /// <summary>Gets or sets the logical method (<c>rpc.method</c> and span name). Default: <see cref="MessagingTelemetry.DefaultMethod"/>.</summary>
     public string Method { get; set; } = MessagingTelemetry.DefaultMethod;
 

@@ -27,6 +27,14 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
         socket.Options.MaxMsgSize = _options.MaxMessageSize;
+        if (!string.IsNullOrEmpty(_options.CurveSecretKeyFile))
+        {
+            // A missing or malformed file stops the server here: it never falls back to plaintext.
+            var certificate = CurveCertificateFile.LoadSecret(_options.CurveSecretKeyFile);
+            socket.UseCurveServer(certificate);
+            LogCurve(certificate.PublicKeyZ85);
+        }
+
         var endpoint = $"tcp://*:{_options.Port}";
         socket.Bind(endpoint);
         var responder = new ZmqResponder(new ZmqResponderOptions
@@ -81,6 +89,9 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
             LogReplyFailed(ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "CurveZMQ on: requests and replies are encrypted; clients need the server public key {PublicKey}")]
+    private partial void LogCurve(string publicKey);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "REP server bound to {Endpoint}; simulated work {WorkSeconds} s per request")]
     private partial void LogListening(string endpoint, double workSeconds);

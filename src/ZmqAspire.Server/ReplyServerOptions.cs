@@ -27,6 +27,15 @@ public sealed class ReplyServerOptions
     public long MaxMessageSize { get; set; } = 16L * 1024 * 1024;
 
     /// <summary>
+    /// Gets or sets the server's CurveZMQ secret certificate (ZeroMQ RFC 26): a zcert file with
+    /// its <c>secret-key</c> (as <c>zmq.auth.create_certificates</c> or the AppHost writes it),
+    /// mounted as a secret, never passed as a value. When set, the REP socket is a CURVE server:
+    /// clients need its public key, and plaintext clients are not answered. Default: none
+    /// (plaintext, ZMTP's NULL mechanism).
+    /// </summary>
+    public string? CurveSecretKeyFile { get; set; }
+
+    /// <summary>
     /// Gets or sets how many replies the server keeps for repeated requests (idempotency by
     /// <c>client-id</c> and <c>seq</c>, docs/reliability.md); 0 turns the reply cache off.
     /// Default: 10,000.

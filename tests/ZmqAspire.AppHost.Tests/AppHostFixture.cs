@@ -62,6 +62,14 @@ public class AppHostFixture : IAsyncLifetime
         };
     }
 
+    /// <summary>Gets the docker container id of a container resource.</summary>
+    public async Task<string> ContainerIdAsync(string resource)
+    {
+        var e = await App.ResourceNotifications.WaitForResourceAsync(
+            resource, e => e.Snapshot.Properties.Any(p => p.Name == "container.id" && p.Value is string { Length: > 0 }));
+        return (string)e.Snapshot.Properties.First(p => p.Name == "container.id").Value!;
+    }
+
     /// <summary>Collects a resource's log lines until <paramref name="done"/> holds or the timeout elapses.</summary>
     public async Task<List<string>> WatchLogsAsync(string resource, Func<List<string>, bool> done, TimeSpan timeout)
     {

@@ -34,7 +34,7 @@ public sealed class HostKeyRotationTests(HostKeyRotationFixture fixture)
 
         // A new host key in the running bastion; SIGHUP makes sshd (PID 1) re-execute itself and
         // load it. Open sessions (the client's) are kept, as on a real bastion.
-        var bastion = await ContainerIdAsync("bastion");
+        var bastion = await fixture.ContainerIdAsync("bastion");
         await Docker.RunAsync("exec", bastion, "sh", "-c",
             $"rm -f {HostKey} {HostKey}.pub && ssh-keygen -q -t ed25519 -N '' -C rotated -f {HostKey} </dev/null && kill -HUP 1");
         var rotated = SshKeyMaterial.Fingerprint(await Docker.RunAsync("exec", bastion, "cat", HostKey + ".pub"));
@@ -65,11 +65,4 @@ public sealed class HostKeyRotationTests(HostKeyRotationFixture fixture)
 
     private static bool Refusal(string line) =>
         line.Contains("SSH tunnel cannot be established", StringComparison.Ordinal) && line.Contains("host key", StringComparison.OrdinalIgnoreCase);
-
-    private async Task<string> ContainerIdAsync(string resource)
-    {
-        var e = await fixture.App.ResourceNotifications.WaitForResourceAsync(
-            resource, e => e.Snapshot.Properties.Any(p => p.Name == "container.id" && p.Value is string { Length: > 0 }));
-        return (string)e.Snapshot.Properties.First(p => p.Name == "container.id").Value!;
-    }
 }

@@ -50,7 +50,7 @@ public sealed class PyzmqPeerTests
         }
     }
 
-    private static async Task<string> RunPythonAsync(string script)
+    internal static async Task<string> RunPythonAsync(string script)
     {
         using var process = Start(script);
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -61,7 +61,7 @@ public sealed class PyzmqPeerTests
         return await stdout;
     }
 
-    private static Process Start(string script)
+    internal static Process Start(string script)
     {
         // Debian's python3, where eng/setup.sh installs python3-zmq (a pyenv python on PATH may lack it).
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };

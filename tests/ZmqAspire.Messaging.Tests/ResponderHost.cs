@@ -11,6 +11,7 @@ internal sealed class ResponderHost : IDisposable
     private readonly ManualResetEventSlim _bound = new();
 
     private readonly ReplyCache? _cache;
+    private readonly NetMQCertificate? _curve;
     private int _workDone;
 
     /// <param name="reply">The reply text; with <paramref name="echo"/>, followed by <c>:</c> and the request body.</param>
@@ -18,9 +19,11 @@ internal sealed class ResponderHost : IDisposable
     /// <param name="silent">Never answer.</param>
     /// <param name="cache">The reply cache, as the server uses it.</param>
     /// <param name="echo">Put the request body in the reply, to tell replies apart.</param>
-    public ResponderHost(string reply = "World", TimeSpan? work = null, bool silent = false, ReplyCache? cache = null, bool echo = false)
+    /// <param name="curve">The server's key pair: the socket is then a CURVE server (RFC 26).</param>
+    public ResponderHost(string reply = "World", TimeSpan? work = null, bool silent = false, ReplyCache? cache = null, bool echo = false, NetMQCertificate? curve = null)
     {
         _cache = cache;
+        _curve = curve;
         _thread = new Thread(() => Serve(reply, work ?? TimeSpan.Zero, silent, echo)) { IsBackground = true };
         _thread.Start();
         if (!_bound.Wait(TimeSpan.FromSeconds(10)))
@@ -51,6 +54,11 @@ internal sealed class ResponderHost : IDisposable
     {
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
+        if (_curve is not null)
+        {
+            socket.UseCurveServer(_curve);
+        }
+
         Port = socket.BindRandomPort("tcp://127.0.0.1");
         var responder = new ZmqResponder(new ZmqResponderOptions { ServerAddress = "test-server", ServerPort = Port, ReplyCache = _cache });
         _bound.Set();
