@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
@@ -10,8 +9,9 @@ namespace ZmqAspire.Hosting;
 /// <summary>
 /// Dashboard commands for a ZmqAspire client: "Send one request" and "Reconnect tunnel". Each
 /// posts to the client's HTTP endpoint (<c>/commands/send-request</c>, <c>/commands/reconnect</c>)
-/// with a per-run secret that the AppHost generates and passes to the client as
-/// <c>Client__CommandToken</c>, so only the AppHost can trigger them.
+/// with a secret that the AppHost generates (a secret parameter, <c>{client}-command-token</c>,
+/// so a published manifest carries a reference to it, never its value) and passes to the client
+/// as <c>Client__CommandToken</c>, so only the AppHost can trigger them.
 /// </summary>
 public static class ClientCommandExtensions
 {
@@ -32,10 +32,12 @@ public static class ClientCommandExtensions
         where T : IResourceWithEndpoints, IResourceWithEnvironment
     {
         ArgumentNullException.ThrowIfNull(client);
-        var token = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+        // Generated like an integration's default password (22 letters and digits), secret.
+        var token = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(
+            client.ApplicationBuilder, $"{client.Resource.Name}-command-token", special: false);
         var endpoint = client.Resource.GetEndpoint(endpointName);
         return client
-            .WithEnvironment("Client__CommandToken", token)
+            .WithEnvironment(context => context.EnvironmentVariables["Client__CommandToken"] = token)
             .WithCommand(SendRequestCommand, "Send one request", ctx => PostAsync(ctx, endpoint, token, "/commands/send-request"), new CommandOptions
             {
                 Description = "Send one traced request through the SSH tunnel now and show the reply; the trace appears under Traces.",
@@ -56,7 +58,7 @@ public static class ClientCommandExtensions
     private static bool IsRunning(UpdateCommandStateContext context) =>
         context.ResourceSnapshot.State?.Text == KnownResourceStates.Running;
 
-    private static async Task<ExecuteCommandResult> PostAsync(ExecuteCommandContext context, EndpointReference endpoint, string token, string path)
+    private static async Task<ExecuteCommandResult> PostAsync(ExecuteCommandContext context, EndpointReference endpoint, ParameterResource tokenParameter, string path)
     {
         if (!endpoint.IsAllocated)
         {
@@ -65,7 +67,7 @@ public static class ClientCommandExtensions
 
         var http = context.Services.GetRequiredService<IHttpClientFactory>().CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(endpoint.Url), path));
-        request.Headers.Add(TokenHeader, token);
+        request.Headers.Add(TokenHeader, await tokenParameter.GetValueAsync(context.CancellationToken).ConfigureAwait(false));
         try
         {
             using var response = await http.SendAsync(request, context.CancellationToken).ConfigureAwait(false);

@@ -28,7 +28,21 @@ public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelF
     // Values that differ by design: the pin comes from make-keys.sh, the key is a mounted secret.
     private static readonly HashSet<string> PerDeployment = ["Tunnel__HostKeyFingerprint", "Tunnel__PrivateKeyPath"];
 
-    private JsonObject Resources => model.Manifest["resources"]!.AsObject();
+    // The AppHost's containers and projects; its parameters (secrets, settings) are not services.
+    private JsonObject Resources => new(model.Manifest["resources"]!.AsObject()
+        .Where(r => (string?)r.Value!["type"] != "parameter.v0")
+        .Select(r => KeyValuePair.Create(r.Key, r.Value?.DeepClone())));
+
+    [Fact]
+    public void Command_token_is_a_secret_parameter_not_a_literal()
+    {
+        // A published manifest must not carry the secret that guards the client's commands.
+        var env = model.Manifest["resources"]!["client"]!["env"]!;
+        Assert.Equal("{client-command-token.value}", (string?)env["Client__CommandToken"]);
+        var parameter = model.Manifest["resources"]!["client-command-token"]!;
+        Assert.Equal("parameter.v0", (string?)parameter["type"]);
+        Assert.True((bool?)parameter["inputs"]!["value"]!["secret"], "the command token parameter is not secret");
+    }
 
     private JsonObject Services => model.Compose["services"]!.AsObject();
 
