@@ -9,6 +9,8 @@ using ZmqAspire.Hosting;
 //                                each reached through its own forward over the client's one SSH session
 //   ZmqAspire:RequestCount       requests the client sends (default 0: keeps sending)
 //   ZmqAspire:RequestInterval    seconds between a reply and the next request (default 0)
+//   ZmqAspire:PatternDemos       true: adds the PUB/SUB and PUSH/PULL demo peers (off by default)
+//   ZmqAspire:RemoteForwardPort  a port the bastion may listen on for remote forwards (ssh -R); 0: none (default)
 //   ZmqAspire:PasswordLogin      true: the client logs in with a password, as the seed did (opt-in;
 //                                the password is the secret parameter Parameters:bastion-password)
 //   ZmqAspire:Curve              true: CurveZMQ between client and server, so the bastion relays
@@ -37,6 +39,16 @@ var password = settings.GetValue("PasswordLogin", false) ? builder.AddParameter(
 if (password is not null)
 {
     bastion.WithPasswordLogin(password);
+}
+
+if (settings.GetValue("RemoteForwardPort", 0) is > 0 and var remoteForwardPort)
+{
+    bastion.WithRemoteForwarding(remoteForwardPort);
+}
+
+if (settings.GetValue("PatternDemos", false))
+{
+    builder.AddPatternDemos(bastion, repoRoot);
 }
 
 var client = builder.AddProject<Projects.ZmqAspire_Client>("client", launchProfileName: null)

@@ -44,6 +44,28 @@ public static class ZmqAspireHostingExtensions
             .WithOtlpExporter();
     }
 
+    /// <summary>
+    /// Adds a container that binds a ZeroMQ socket on <paramref name="port"/> inside the container
+    /// network, with no port published to the host (for example the PUB/SUB and PUSH/PULL demo's
+    /// publisher and puller). Clients reach it like the server: <see cref="WithSshTunnel{T}(IResourceBuilder{T}, IResourceBuilder{SshBastionResource}, IResourceBuilder{ZmqServerResource}, IResourceBuilder{ParameterResource}?)"/>.
+    /// Its telemetry goes to the dashboard over OTLP.
+    /// </summary>
+    /// <param name="builder">The application builder.</param>
+    /// <param name="name">The resource name; also its DNS name on the container network.</param>
+    /// <param name="contextPath">The build context (the program's self-contained publish output).</param>
+    /// <param name="dockerfilePath">The Dockerfile.</param>
+    /// <param name="port">The port the socket binds in the container.</param>
+    /// <returns>The resource builder.</returns>
+    public static IResourceBuilder<ZmqServerResource> AddZmqContainer(
+        this IDistributedApplicationBuilder builder, string name, string contextPath, string dockerfilePath, int port)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddResource(new ZmqServerResource(name, port))
+            .WithImage($"zmqaspire/{name}")
+            .WithDockerfile(contextPath, dockerfilePath)
+            .WithOtlpExporter();
+    }
+
     /// <summary>Sets the server's simulated work per request.</summary>
     /// <param name="server">The server.</param>
     /// <param name="workTime">The time spent before each reply; zero or more.</param>

@@ -3,8 +3,9 @@ using Aspire.Hosting.ApplicationModel;
 namespace ZmqAspire.Hosting;
 
 /// <summary>
-/// A NetMQ REP server in a container. It publishes no port to the host: only containers on the
-/// application's network (the bastion) reach it, by its resource name.
+/// A NetMQ REP server (or another socket that binds, such as the demo publisher) in a container.
+/// It publishes no port to the host: only containers on the application's network (the bastion)
+/// reach it, by its resource name.
 /// </summary>
 /// <param name="name">The resource name, also its DNS name on the container network.</param>
 /// <param name="port">The TCP port the REP socket binds inside the container.</param>

@@ -1,3 +1,4 @@
+using System.Net;
 using Renci.SshNet;
 using Renci.SshNet.Common;
 
@@ -14,7 +15,8 @@ public sealed partial class SshTunnelSession
     /// to <paramref name="target"/>, as this process resolves it. This is how a socket that must
     /// <c>bind</c> behind the bastion becomes reachable from the bastion's side.
     /// </summary>
-    /// <param name="listen">Where the SSH server listens, for example <c>tcp://127.0.0.1:0</c>. Servers
+    /// <param name="listen">Where the SSH server listens, for example <c>tcp://127.0.0.1:0</c>, or
+    /// <c>tcp://0.0.0.0:7000</c> for all of its IPv4 addresses (needs <c>GatewayPorts clientspecified</c>). Servers
     /// with <c>GatewayPorts no</c> (OpenSSH's default) listen on their loopback whatever is asked.</param>
     /// <param name="target">Where accepted connections go, for example a local NetMQ socket's <c>tcp://127.0.0.1:5556</c>.</param>
     /// <returns>The open remote forward; <see cref="RemoteForward.ServerEndpoint"/> gives the port the server chose.</returns>
@@ -33,7 +35,9 @@ public sealed partial class SshTunnelSession
                 throw new SshForwardException(listen, "the SSH session is not connected");
             }
 
-            var port = new ForwardedPortRemote(listen.Host, (uint)listen.Port, target.Host, (uint)target.Port);
+            // SSH.NET's string overload resolves the listen host here, on the client, and rejects
+            // 0.0.0.0 ("all of the server's addresses"); an address is passed through as given.
+            var port = new ForwardedPortRemote(Address(listen.Host), (uint)listen.Port, Address(target.Host), (uint)target.Port);
             try
             {
                 _client.AddForwardedPort(port);
@@ -51,6 +55,9 @@ public sealed partial class SshTunnelSession
             return forward;
         }
     }
+
+    private static IPAddress Address(string host) =>
+        IPAddress.TryParse(host.Trim('[', ']'), out var address) ? address : Dns.GetHostAddresses(host)[0];
 
     /// <summary>Cancels a remote forward; called by <see cref="RemoteForward.Dispose"/>.</summary>
     internal void Close(RemoteForward forward, ForwardedPortRemote port)

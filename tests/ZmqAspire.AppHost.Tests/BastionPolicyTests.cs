@@ -51,6 +51,18 @@ public sealed class BastionPolicyTests(AppHostFixture fixture)
     }
 
     [Fact]
+    public async Task Remote_forwards_are_refused_unless_the_AppHost_asks_for_them()
+    {
+        // The default AppHost does not call WithRemoteForwarding: sshd refuses tcpip-forward
+        // (PatternDemoTests shows the same request accepted when it does).
+        await using var session = await SshTunnelSession.ConnectAsync(fixture.BastionOptions());
+        var error = Assert.Throws<SshForwardException>(
+            () => session.OpenRemoteForward(new TcpEndpoint("0.0.0.0", 7000), new TcpEndpoint("127.0.0.1", 9)));
+        Assert.Contains("refused", error.Message, StringComparison.Ordinal);
+        Assert.True(session.IsConnected, "a refused remote forward must not end the SSH session");
+    }
+
+    [Fact]
     public async Task Shell_and_commands_are_refused()
     {
         var options = fixture.BastionOptions();

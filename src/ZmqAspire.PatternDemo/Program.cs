@@ -1,0 +1,7 @@
+using ZmqAspire.PatternDemo;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddServiceDefaults();
+builder.Services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.Section);
+builder.Services.AddHostedService<DemoPeer>();
+builder.Build().Run();
