@@ -40,7 +40,10 @@ internal sealed class ComposeProject : IAsyncDisposable
     public string HostPublicKey => File.ReadAllText(Path.Combine(KeyDirectory, "ssh_host_ed25519_key.pub")).Trim();
 
     /// <summary>Makes keys and checks the images exist; does not start anything.</summary>
-    public static async Task<ComposeProject> CreateAsync(string prefix, params string[] extraFiles)
+    public static Task<ComposeProject> CreateAsync(string prefix, params string[] extraFiles) => CreateAsync(prefix, null, extraFiles);
+
+    /// <summary>As <see cref="CreateAsync(string, string[])"/>, with settings for make-keys.sh (for example <c>ZMQASPIRE_CURVE=yes</c>).</summary>
+    public static async Task<ComposeProject> CreateAsync(string prefix, IDictionary<string, string?>? keyEnvironment, params string[] extraFiles)
     {
         var missing = new List<string>();
         foreach (var image in Images)
@@ -53,7 +56,7 @@ internal sealed class ComposeProject : IAsyncDisposable
 
         Assert.True(missing.Count == 0, $"missing images {string.Join(", ", missing)}: run eng/build-images.sh first (eng/test.sh does)");
         var project = new ComposeProject(prefix, [Repo.ComposeFile, .. extraFiles]);
-        await Cli.RunCheckedAsync(Path.Combine(Repo.Root, "deploy", "compose", "make-keys.sh"), [project.KeyDirectory]);
+        await Cli.RunCheckedAsync(Path.Combine(Repo.Root, "deploy", "compose", "make-keys.sh"), [project.KeyDirectory], keyEnvironment);
         project.HostKeyFingerprint = File.ReadAllLines(Path.Combine(project.KeyDirectory, "compose.env"))
             .Single(l => l.StartsWith("ZMQASPIRE_HOST_KEY_FINGERPRINT=", StringComparison.Ordinal)).Split('=', 2)[1];
         return project;
