@@ -21,7 +21,7 @@ public sealed partial class RequestLoop(
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(100);
     private readonly RequestClientOptions _options = clientOptions.Value;
     private long _nextSequence = -1;
-    private long _autoSent;
+    private long _autoSent; // configured requests claimed by the lanes; counting past the count is harmless
     private long _autoFinished;
     private long _autoAnswered;
 
@@ -55,7 +55,7 @@ public sealed partial class RequestLoop(
             {
                 Exchange(requester, asked, cancellationToken);
             }
-            else if (TakeAutoRequest())
+            else if (_options.RequestCount == 0 || Interlocked.Increment(ref _autoSent) <= _options.RequestCount)
             {
                 if (Exchange(requester, asked: null, cancellationToken))
                 {
@@ -74,25 +74,6 @@ public sealed partial class RequestLoop(
                 Pause(IdlePoll, cancellationToken);
             }
         }
-    }
-
-    // Claims one of the configured requests for this lane; false once all are claimed (never with a count of 0).
-    private bool TakeAutoRequest()
-    {
-        if (_options.RequestCount == 0)
-        {
-            return true;
-        }
-
-        for (var sent = Interlocked.Read(ref _autoSent); sent < _options.RequestCount; sent = Interlocked.Read(ref _autoSent))
-        {
-            if (Interlocked.CompareExchange(ref _autoSent, sent + 1, sent) == sent)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     // Waits in short slices, so that a request asked for from the dashboard does not wait out a long interval.
