@@ -12,8 +12,6 @@ public sealed class ClientCommands
     private readonly Channel<TaskCompletionSource<ZmqReply>> _requests =
         Channel.CreateBounded<TaskCompletionSource<ZmqReply>>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    private readonly Lock _gate = new();
-    private CancellationTokenSource _reconnect = new();
 
     /// <summary>Gets the requests waiting for the request loop.</summary>
     internal ChannelReader<TaskCompletionSource<ZmqReply>> Requests => _requests.Reader;
@@ -34,27 +32,9 @@ public sealed class ClientCommands
         return await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Asks the client to close its SSH session and connect again.</summary>
-    public void RequestReconnect()
-    {
-        lock (_gate)
-        {
-            _reconnect.Cancel();
-        }
-    }
+    /// <summary>Raised by <see cref="RequestReconnect"/>.</summary>
+    internal event Action? ReconnectRequested;
 
-    /// <summary>Starts a new tunnel lifetime: returns a token that <see cref="RequestReconnect"/> cancels.</summary>
-    internal CancellationToken BeginTunnel()
-    {
-        lock (_gate)
-        {
-            if (_reconnect.IsCancellationRequested)
-            {
-                _reconnect.Dispose();
-                _reconnect = new CancellationTokenSource();
-            }
-
-            return _reconnect.Token;
-        }
-    }
+    /// <summary>Asks the client to close its SSH session and connect again (the local port stays).</summary>
+    public void RequestReconnect() => ReconnectRequested?.Invoke();
 }

@@ -1,17 +1,14 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
-using Polly;
-using Polly.Retry;
 using ZmqAspire.Messaging;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.Client;
 
 /// <summary>
-/// Keeps the client's tunnel up: logs in to the bastion (retrying while it is unreachable),
-/// opens one local forward per server replica over that one session (<see cref="LocalForwardSet"/>)
-/// and runs one <see cref="RequestLoop"/> lane per forward until the session is lost or a
-/// reconnect is asked for, then connects again.
+/// Keeps the client's tunnel up with a <see cref="SelfHealingForward"/> (logs in to the bastion,
+/// again after the session dies, with backoff and jitter, on the same local ports; one port per
+/// server replica over the one session) and runs one <see cref="RequestLoop"/> lane per port.
 /// </summary>
 /// <remarks>
 /// One REQ socket per replica, rather than one socket connected to every replica: a REQ socket
@@ -26,139 +23,81 @@ public sealed partial class RequestClient(
     TunnelState state,
     ILogger<RequestClient> logger) : BackgroundService
 {
-    private static readonly TimeSpan SessionPoll = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan ReconnectPause = TimeSpan.FromSeconds(1);
-
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = tunnelSettings.Value;
         var remotes = settings.ParseRemoteEndpoints();
         var options = settings.ToSshTunnelOptions();
-        while (!stoppingToken.IsCancellationRequested)
+        // One local port for the client's life: the session under it is replaced when it dies,
+        // and the REQ socket reconnects by itself (docs/reliability.md).
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var forward = SelfHealingForward.Start(options, remotes, settings.ToHealingOptions(), ct => ConnectOnceAsync(options, ct));
+        forward.Connected += (_, session) =>
         {
-            SshTunnelSession session;
-            try
+            state.Connected(session, forward);
+            for (var lane = 0; lane < remotes.Count; lane++)
             {
-                session = await ConnectWithRetryAsync(options, stoppingToken).ConfigureAwait(false);
+                LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoints[lane].ToString(), remotes[lane].ToString(), session.FastPath);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SshTunnelException ex)
-            {
-                // Host key, credential and key-file errors are not retried: they need a person.
-                LogTunnelFailed(ex, ex.Message);
-                state.Down(ex.Message);
-                return;
-            }
-
-            var reason = await RunTunnelAsync(session, remotes, stoppingToken).ConfigureAwait(false);
-            ClientTelemetry.SshDisconnects.Add(1, new KeyValuePair<string, object?>(ClientTelemetry.DisconnectReason, reason));
-            if (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-
-            LogTunnelClosed(reason);
-            await Task.Delay(ReconnectPause, stoppingToken).ConfigureAwait(false);
+        };
+        forward.Disconnected += (_, reason) =>
+        {
+            var asked = reason == SelfHealingForward.ReconnectAskedFor;
+            ClientTelemetry.SshDisconnects.Add(1, new KeyValuePair<string, object?>(ClientTelemetry.DisconnectReason, asked ? "reconnect" : "error"));
+            state.Down(asked ? "reconnecting, as asked" : reason);
+            LogTunnelClosed(asked ? "reconnect" : reason);
+        };
+        forward.ConnectRetry += (_, e) =>
+        {
+            state.Down(e.Error.Message);
+            LogConnectRetry(e.RetryDelay.TotalSeconds, e.Error.Message);
+        };
+        forward.ForwardFailed += (_, e) => RecordForwardFailure(e);
+        forward.Faulted += (_, e) =>
+        {
+            // Host key, credential and key-file errors are not retried: they need a person.
+            LogTunnelFailed(e, e.Message);
+            state.Down(e.Message);
+            running.Cancel();
+        };
+        commands.ReconnectRequested += forward.Reconnect;
+        try
+        {
+            await forward.WaitUntilUpAsync(running.Token).ConfigureAwait(false);
+            // NetMQ sockets belong to one thread: each lane on a dedicated one, across reconnects.
+            var lanes = Enumerable.Range(0, remotes.Count).Select(lane => Task.Factory.StartNew(
+                () => RunLane(forward, lane, options.Server, running.Token), running.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+            await Task.WhenAll(lanes).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (running.IsCancellationRequested)
+        {
+            // Shutdown, or the forward gave up (logged above).
+        }
+        catch (SshTunnelException)
+        {
+            // The forward gave up before its first session (logged by Faulted).
+        }
+        finally
+        {
+            commands.ReconnectRequested -= forward.Reconnect;
+            state.Down(stoppingToken.IsCancellationRequested ? "shutdown" : forward.Fault?.Message ?? "stopped");
         }
     }
 
-    /// <summary>Runs one tunnel lifetime; returns why it ended: <c>error</c>, <c>reconnect</c> or <c>shutdown</c>.</summary>
-    private async Task<string> RunTunnelAsync(SshTunnelSession session, IReadOnlyList<TcpEndpoint> remotes, CancellationToken stoppingToken)
+    private void RunLane(SelfHealingForward forward, int lane, SshServerAddress bastion, CancellationToken cancellationToken)
     {
-        using (session)
+        while (!cancellationToken.IsCancellationRequested)
         {
-            LocalForwardSet forwards;
             try
             {
-                forwards = LocalForwardSet.Open(session, remotes.Select(r => r.ToString()));
+                loop.Run(forward, lane, bastion, cancellationToken);
             }
-            catch (SshForwardException ex)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                RecordForwardFailure(ex);
-                state.Down(ex.Message);
-                return "error";
-            }
-
-            var reconnect = commands.BeginTunnel();
-            using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, reconnect);
-            var lost = "the SSH session closed";
-            void OnForwardFailed(object? sender, SshForwardException e) => RecordForwardFailure(e);
-            void OnSessionError(object? sender, Exception e)
-            {
-                lost = $"SSH session error: {e.Message}";
-                state.Down(lost);
-                try
-                {
-                    lifetime.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // Raised while this lifetime was already ending.
-                }
-            }
-
-            foreach (var forward in forwards.Forwards)
-            {
-                forward.Failed += OnForwardFailed;
-            }
-
-            session.ErrorOccurred += OnSessionError;
-            try
-            {
-                state.Connected(session, forwards.Forwards);
-                foreach (var forward in forwards.Forwards)
-                {
-                    LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoint.ToString(), forward.Remote.ToString(), session.FastPath);
-                }
-
-                var watch = WatchSessionAsync(session, lifetime);
-                // A lane runs until the lifetime ends; one that ends first crashed, and ends the others.
-                var lanes = forwards.Forwards.Select(forward => Task.Factory.StartNew(
-                    () => loop.Run(session, forward, lifetime.Token), lifetime.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
-                var first = await Task.WhenAny(lanes).ConfigureAwait(false);
-                if (first.Exception?.InnerException is { } crash)
-                {
-                    // Unexpected (a NetMQ failure, say): start over with a new session and sockets.
-                    lost = $"request loop failed: {crash.Message}";
-                    LogLoopFailed(crash);
-                }
-
-                await lifetime.CancelAsync().ConfigureAwait(false);
-                await Task.WhenAll(lanes).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-            finally
-            {
-                session.ErrorOccurred -= OnSessionError;
-                foreach (var forward in forwards.Forwards)
-                {
-                    forward.Failed -= OnForwardFailed;
-                }
-
-                forwards.Dispose();
-            }
-
-            var reason = stoppingToken.IsCancellationRequested ? "shutdown" : reconnect.IsCancellationRequested ? "reconnect" : "error";
-            state.Down(reason == "reconnect" ? "reconnecting, as asked" : lost);
-            return reason;
-        }
-    }
-
-    // SSH.NET raises ErrorOccurred for most failures; polling IsConnected also catches a
-    // connection that closed quietly.
-    private async Task WatchSessionAsync(SshTunnelSession session, CancellationTokenSource lifetime)
-    {
-        while (!lifetime.IsCancellationRequested)
-        {
-            await Task.Delay(SessionPoll, lifetime.Token).ConfigureAwait(false);
-            if (!session.IsConnected)
-            {
-                state.Down("the SSH session is disconnected");
-                await lifetime.CancelAsync().ConfigureAwait(false);
+                // Unexpected (a NetMQ failure, say): start the lane again with a new socket.
+                LogLoopFailed(ex);
+                cancellationToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
             }
         }
     }
@@ -170,31 +109,7 @@ public sealed partial class RequestClient(
         ClientTelemetry.ForwardFailures.Add(1, new KeyValuePair<string, object?>(TelemetryAttributes.ErrorType, ex.InnerException?.GetType().FullName ?? ex.GetType().FullName));
     }
 
-    private async Task<SshTunnelSession> ConnectWithRetryAsync(SshTunnelOptions options, CancellationToken stoppingToken)
-    {
-        // The bastion may still be starting (or restarting): retry unreachability with exponential backoff and jitter.
-        var pipeline = new ResiliencePipelineBuilder<SshTunnelSession>()
-            .AddRetry(new RetryStrategyOptions<SshTunnelSession>
-            {
-                ShouldHandle = new PredicateBuilder<SshTunnelSession>().Handle<SshServerUnreachableException>(),
-                MaxRetryAttempts = int.MaxValue,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(500),
-                MaxDelay = TimeSpan.FromSeconds(5),
-                OnRetry = args =>
-                {
-                    var message = args.Outcome.Exception?.Message ?? "unknown error";
-                    state.Down(message);
-                    LogConnectRetry(args.AttemptNumber + 1, args.RetryDelay.TotalSeconds, message);
-                    return default;
-                },
-            })
-            .Build();
-        return await pipeline.ExecuteAsync(ct => ConnectOnceAsync(options, ct), stoppingToken).ConfigureAwait(false);
-    }
-
-    private static async ValueTask<SshTunnelSession> ConnectOnceAsync(SshTunnelOptions options, CancellationToken cancellationToken)
+    private static async Task<SshTunnelSession> ConnectOnceAsync(SshTunnelOptions options, CancellationToken cancellationToken)
     {
         using var activity = ClientTelemetry.Source.StartActivity("ssh connect", ActivityKind.Client);
         activity?.SetTag(TelemetryAttributes.ServerAddress, options.Server.Host);
@@ -223,13 +138,13 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Warning, Message = "SSH tunnel closed ({Reason}); connecting again")]
     private partial void LogTunnelClosed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt {Attempt} failed, retrying in {DelaySeconds:0.0} s: {Reason}")]
-    private partial void LogConnectRetry(int attempt, double delaySeconds, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt failed, retrying in {DelaySeconds:0.0} s: {Reason}")]
+    private partial void LogConnectRetry(double delaySeconds, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "SSH tunnel cannot be established: {Reason}")]
     private partial void LogTunnelFailed(Exception exception, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The request loop failed; reconnecting")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "A request lane failed; starting it again")]
     private partial void LogLoopFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forward failed: {Reason}")]

@@ -22,6 +22,20 @@ public sealed class RequestClientOptions
     /// <summary>Gets or sets how many times a request is sent again after a timeout before it counts as failed. Default: 2.</summary>
     public int MaxRetries { get; set; } = 2;
 
+    /// <summary>
+    /// Gets or sets the longest wait between NetMQ's attempts to reconnect the REQ socket
+    /// (ZMQ_RECONNECT_IVL_MAX; the first wait is 100 ms and doubles): a target that stays down is
+    /// not retried in a 100 ms loop. Default: 5 seconds.
+    /// </summary>
+    public TimeSpan ReconnectIntervalMax { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets the interval of ZMTP heartbeats (PING/PONG, ZMTP 3.1) on the REQ socket's
+    /// connection; NetMQ drops a connection whose peer does not answer within three intervals,
+    /// so a dead path is noticed while idle. <see cref="TimeSpan.Zero"/> turns them off. Default: 5 seconds.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Gets or sets the request body. Default: <c>Hello</c>, as the seed.</summary>
     public string Message { get; set; } = "Hello";
 

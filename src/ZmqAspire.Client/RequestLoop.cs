@@ -6,9 +6,9 @@ using ZmqAspire.Tunneling;
 namespace ZmqAspire.Client;
 
 /// <summary>
-/// Sends requests through one tunnel lifetime: first the configured count (numbered across
-/// reconnects), then only those asked for through <see cref="ClientCommands"/>. Each
-/// <see cref="Run"/> is one lane (one REQ socket, one forward, one server replica) on its own
+/// Sends requests through the tunnel, across reconnects of its SSH session: first the configured
+/// count, then only those asked for through <see cref="ClientCommands"/>. Each
+/// <see cref="Run"/> is one lane (one REQ socket, one local port, one server replica) on its own
 /// dedicated thread, since a NetMQ socket belongs to one thread; with several replicas, lanes
 /// run side by side and share the numbering and the count.
 /// </summary>
@@ -25,27 +25,32 @@ public sealed partial class RequestLoop(
     private long _autoFinished;
     private long _autoAnswered;
 
-    /// <summary>Runs one lane until <paramref name="cancellationToken"/> is cancelled (tunnel lost, reconnect asked for, or shutdown).</summary>
-    /// <param name="session">The SSH session the forward belongs to (recorded on spans as the tunnel hop).</param>
-    /// <param name="forward">The forward to this lane's server replica.</param>
-    /// <param name="cancellationToken">Ends this tunnel lifetime.</param>
-    public void Run(SshTunnelSession session, LocalForward forward, CancellationToken cancellationToken)
+    /// <summary>Runs one lane until <paramref name="cancellationToken"/> is cancelled (shutdown, or the tunnel gave up), across reconnects of the SSH session.</summary>
+    /// <param name="forward">The forward; its local ports stay the same across sessions.</param>
+    /// <param name="lane">Which of the forward's ports (server replicas) this lane uses.</param>
+    /// <param name="bastion">The SSH server (recorded on spans as the tunnel hop).</param>
+    /// <param name="cancellationToken">Stops the lane.</param>
+    public void Run(SelfHealingForward forward, int lane, SshServerAddress bastion, CancellationToken cancellationToken)
     {
+        var local = forward.LocalEndpoints[lane];
+        var remote = forward.Remotes[lane];
         var requesterOptions = new ZmqRequesterOptions
         {
-            Endpoint = forward.LocalEndpoint.ToString(),
-            ServerAddress = forward.Remote.Host,
-            ServerPort = forward.Remote.Port,
+            Endpoint = local.ToString(),
+            ServerAddress = remote.Host,
+            ServerPort = remote.Port,
             UseEnvelope = _options.Envelope,
             ClientId = _options.ClientId,
             RequestTimeout = _options.RequestTimeout,
             MaxRetries = _options.MaxRetries,
             CurveServerKey = _options.CurveServerKey,
+            ReconnectIntervalMax = _options.ReconnectIntervalMax,
+            HeartbeatInterval = _options.HeartbeatInterval,
             SpanAttributes =
             {
-                new(TelemetryAttributes.TunnelBastion, $"{session.Server.Host}:{session.Server.Port}"),
-                new(TelemetryAttributes.TunnelTarget, $"{forward.Remote.Host}:{forward.Remote.Port}"),
-                new(TelemetryAttributes.TunnelLocalPort, forward.LocalPort),
+                new(TelemetryAttributes.TunnelBastion, $"{bastion.Host}:{bastion.Port}"),
+                new(TelemetryAttributes.TunnelTarget, $"{remote.Host}:{remote.Port}"),
+                new(TelemetryAttributes.TunnelLocalPort, local.Port),
             },
         };
         using var requester = new ZmqRequester(requesterOptions);

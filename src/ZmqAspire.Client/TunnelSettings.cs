@@ -42,6 +42,16 @@ public sealed class TunnelSettings
     /// <summary>Gets or sets the time allowed to connect and log in to the bastion. Default: 10 seconds.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Gets or sets the first wait before logging in again after the bastion could not be reached. Default: 0.5 seconds.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Gets or sets the longest wait between login attempts (exponential backoff with jitter). Default: 5 seconds.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Builds the self-healing forward's reconnect timings.</summary>
+    /// <returns>The options.</returns>
+    public SelfHealingForwardOptions ToHealingOptions() => new() { ReconnectDelay = ReconnectDelay, MaxReconnectDelay = MaxReconnectDelay };
+
     /// <summary>Builds the tunnel library's options.</summary>
     /// <returns>The options.</returns>
     /// <exception cref="FormatException">A value is malformed.</exception>

@@ -24,8 +24,8 @@ public sealed class TunnelState(TimeProvider time)
 
     /// <summary>Records the live session and its forwards.</summary>
     /// <param name="session">The SSH session.</param>
-    /// <param name="forwards">The forwards the REQ sockets use, one per server replica.</param>
-    public void Connected(SshTunnelSession session, IReadOnlyList<LocalForward> forwards) => _current = new(session, forwards, null, time.GetUtcNow());
+    /// <param name="forward">The forward the REQ sockets use, one local port per server replica (the ports outlive sessions).</param>
+    public void Connected(SshTunnelSession session, SelfHealingForward forward) => _current = new(session, forward, null, time.GetUtcNow());
 
     /// <summary>Records that there is no usable tunnel, and why.</summary>
     /// <param name="reason">Why, in words for the dashboard.</param>
@@ -47,7 +47,7 @@ public sealed class TunnelState(TimeProvider time)
     public void RequestFailed(string reason) => _lastRequestError = reason;
 
     /// <summary>Gets a value indicating whether the session is connected and every forward listens.</summary>
-    public bool IsUp => _current is { Session.IsConnected: true, Forwards: { } forwards } && forwards.All(f => f.IsListening);
+    public bool IsUp => _current is { Session.IsConnected: true, Forward.IsUp: true };
 
     /// <summary>Reports the state as a health result.</summary>
     /// <returns>
@@ -68,7 +68,7 @@ public sealed class TunnelState(TimeProvider time)
             data["forward.last_failure"] = $"{f.At.ToString("O", CultureInfo.InvariantCulture)} {f.Reason}";
         }
 
-        if (s.Session is null || s.Forwards is null)
+        if (s.Session is null || s.Forward is null)
         {
             return HealthCheckResult.Unhealthy($"SSH tunnel down: {s.Reason}", data: data);
         }
@@ -76,16 +76,16 @@ public sealed class TunnelState(TimeProvider time)
         data["ssh.server"] = s.Session.Server.ToString();
         data["ssh.host_key"] = s.Session.HostKeyFingerprint;
         data["ssh.connected_since"] = s.Since.ToString("O", CultureInfo.InvariantCulture);
-        data["forward.local"] = string.Join(", ", s.Forwards.Select(f => f.LocalEndpoint));
-        data["forward.remote"] = string.Join(", ", s.Forwards.Select(f => f.Remote));
+        data["forward.local"] = string.Join(", ", s.Forward.LocalEndpoints);
+        data["forward.remote"] = string.Join(", ", s.Forward.Remotes);
         if (!s.Session.IsConnected)
         {
             return HealthCheckResult.Unhealthy("SSH session to the bastion is disconnected", data: data);
         }
 
-        if (s.Forwards.FirstOrDefault(f => !f.IsListening) is { } closed)
+        if (!s.Forward.IsUp)
         {
-            return HealthCheckResult.Unhealthy($"local forward to {closed.Remote} is not listening", data: data);
+            return HealthCheckResult.Unhealthy("the forward's ports are not relaying through the session", data: data);
         }
 
         if (_lastRequestError is { } error)
@@ -100,7 +100,7 @@ public sealed class TunnelState(TimeProvider time)
 
     private sealed record ForwardFailure(DateTimeOffset At, string Reason);
 
-    private sealed record Snapshot(SshTunnelSession? Session, IReadOnlyList<LocalForward>? Forwards, string? Reason, DateTimeOffset Since);
+    private sealed record Snapshot(SshTunnelSession? Session, SelfHealingForward? Forward, string? Reason, DateTimeOffset Since);
 }
 
 /// <summary>Reports <see cref="TunnelState"/> to the health endpoint.</summary>

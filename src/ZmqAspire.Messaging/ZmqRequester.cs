@@ -211,6 +211,14 @@ public sealed class ZmqRequester : IDisposable
             socket.UseCurveClient(curveKey);
         }
 
+        socket.Options.ReconnectIntervalMax = _options.ReconnectIntervalMax;
+        if (_options.HeartbeatInterval > TimeSpan.Zero)
+        {
+            socket.Options.HeartbeatInterval = _options.HeartbeatInterval;
+            socket.Options.HeartbeatTimeout = _options.HeartbeatInterval * 3;
+            socket.Options.HeartbeatTtl = _options.HeartbeatInterval * 3;
+        }
+
         socket.Connect(_endpoint.GetLeftPart(UriPartial.Authority));
         return socket;
     }

@@ -29,20 +29,18 @@ namespace ZmqAspire.Tunneling;
 internal sealed class ForwardListener : IDisposable
 {
     private readonly Socket _listener;
-    private readonly ForwardedPortLocal _port;
+    private readonly Func<ForwardedPortLocal?> _currentPort;
     private readonly Action<ForwardedPortLocal, Socket> _processAccept;
     private readonly string _threadName;
     private int _disposed;
 
-    private ForwardListener(Socket listener, ForwardedPortLocal port, Action<ForwardedPortLocal, Socket> processAccept, TcpEndpoint remote)
+    private ForwardListener(Socket listener, Func<ForwardedPortLocal?> currentPort, Action<ForwardedPortLocal, Socket> processAccept, TcpEndpoint remote)
     {
         _listener = listener;
-        _port = port;
+        _currentPort = currentPort;
         _processAccept = processAccept;
         _threadName = $"ZmqAspire.Tunneling relay to {remote}";
         Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        // The port stops on its own when the SSH session fails: stop accepting with it.
-        _port.Closing += (_, _) => Dispose();
     }
 
     /// <summary>Gets the local port connections are accepted on.</summary>
@@ -60,22 +58,47 @@ internal sealed class ForwardListener : IDisposable
             return null;
         }
 
+        var forward = new ForwardListener(Listen(), () => port, processAccept, remote);
+        // The port stops on its own when the SSH session fails: stop accepting with it.
+        port.Closing += (_, _) => forward.Dispose();
+        SshFastPath.CloseBuiltInListener(port);
+        _ = forward.AcceptLoopAsync();
+        return forward;
+    }
+
+    /// <summary>
+    /// Opens a listener that outlives SSH sessions (<see cref="SelfHealingForward"/>): each
+    /// connection is relayed through the port <paramref name="currentPort"/> gives at the time,
+    /// or closed at once when it gives none (no session: the connecting socket retries later).
+    /// </summary>
+    /// <exception cref="NotSupportedException">SSH.NET lacks the members our accept loop needs.</exception>
+    /// <exception cref="SocketException">The listener cannot be opened.</exception>
+    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardedPortLocal?> currentPort)
+    {
+        if (SshFastPath.ProcessAccept is not { } processAccept || !SshFastPath.CanCloseBuiltInListener)
+        {
+            throw new NotSupportedException("This SSH.NET version does not let a forward keep its local port across sessions (ForwardedPortLocal.ProcessAccept not found).");
+        }
+
+        var forward = new ForwardListener(Listen(), currentPort, processAccept, remote);
+        _ = forward.AcceptLoopAsync();
+        return forward;
+    }
+
+    private static Socket Listen()
+    {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             listener.Listen(128);
+            return listener;
         }
         catch
         {
             listener.Dispose();
             throw;
         }
-
-        var forward = new ForwardListener(listener, port, processAccept, remote);
-        SshFastPath.CloseBuiltInListener(port);
-        _ = forward.AcceptLoopAsync();
-        return forward;
     }
 
     /// <summary>Stops accepting; relayed connections are closed by stopping the port.</summary>
@@ -124,11 +147,19 @@ internal sealed class ForwardListener : IDisposable
 
     private void Relay(Socket connection)
     {
+        var port = _currentPort();
+        if (port is null || !port.IsStarted)
+        {
+            // No session right now: close, and the connecting socket retries later.
+            connection.Dispose();
+            return;
+        }
+
         try
         {
             // Returns when the channel or the connection closes; reports errors through the
             // port's Exception event and closes the connection itself.
-            _processAccept(_port, connection);
+            _processAccept(port, connection);
         }
         catch (Exception ex) when (ex is NullReferenceException or ObjectDisposedException or InvalidOperationException)
         {

@@ -27,6 +27,14 @@ public sealed class LocalForward : IDisposable
         // connection without raising anything (ChannelDirectTcpip.Open returns, Bind is skipped).
         // With our own accept loop (ForwardListener) SSH.NET's channel code still raises it.
         _port.Exception += (_, e) => Failed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
+        // ... so the refusal is heard on the session instead (ChannelOpenFailures).
+        _session.ChannelOpenFailed += (_, e) =>
+        {
+            if (e.Remote == remote && _port.IsStarted)
+            {
+                Failed?.Invoke(this, e);
+            }
+        };
     }
 
     /// <summary>
@@ -35,9 +43,10 @@ public sealed class LocalForward : IDisposable
     /// </summary>
     /// <remarks>
     /// A channel the SSH server refuses to open (the target is down, or the server's
-    /// <c>PermitOpen</c> forbids it) is not reported here: SSH.NET only closes the accepted
-    /// connection, so the connecting socket sees it closed (NetMQ then reconnects) and the
-    /// server logs the refusal.
+    /// <c>PermitOpen</c> forbids it) is reported too, with the server's reason (RFC 4254 section
+    /// 5.1), when the session's forwards all go to this target, since SSH does not say which
+    /// forward a refused channel was for (<see cref="SshTunnelSession.ChannelOpenFailed"/>).
+    /// The connecting socket sees its connection closed, and NetMQ reconnects.
     /// </remarks>
     public event EventHandler<SshForwardException>? Failed;
 

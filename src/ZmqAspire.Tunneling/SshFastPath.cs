@@ -114,6 +114,9 @@ internal static class SshFastPath
         (ListenerField?.GetValue(port) as Socket)?.Dispose();
     }
 
+    /// <summary>Gets a value indicating whether a started port's own listener can be found and closed.</summary>
+    internal static bool CanCloseBuiltInListener => ListenerField is not null;
+
     /// <summary>Gets a value indicating whether our own accept loop can replace SSH.NET's.</summary>
     internal static bool CanReplaceListener => Enabled && ProcessAccept is not null && ListenerField is not null;
 

@@ -137,7 +137,9 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 quickAck = SshFastPath.TuneSessionSocket(client, out blocking);
             }
 
-            return new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
+            var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
+            ChannelOpenFailures.TrySubscribe(client, session.ReportChannelOpenFailure);
+            return session;
         }
         catch (Exception ex)
         {
@@ -258,6 +260,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             forward.Dispose();
         }
 
+        StopDetachedPorts();
         foreach (var remote in TakeRemoteForwards())
         {
             remote.Dispose();

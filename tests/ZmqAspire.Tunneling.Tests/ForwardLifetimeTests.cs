@@ -124,13 +124,11 @@ public sealed class ForwardLifetimeTests(SshdFixture sshd)
             $"sshd did not log two refused channels ('{refusal}'):{sshd.LogTail()}");
         Assert.True(session.IsConnected);
         Assert.True(forward.IsListening);
-        // SSH.NET 2026.0.0 closes a refused channel's connection without reporting it, so
-        // LocalForward.Failed (which relays only what SSH.NET reports) stays silent here; see its
-        // remarks. Should it ever be raised, it must name this forward's target.
-        if (failed.Task.IsCompleted)
-        {
-            Assert.Equal(new TcpEndpoint("127.0.0.1", closedPort), (await failed.Task).Remote);
-        }
+        // SSH.NET 2026.0.0 closes a refused channel's connection without reporting it; the
+        // session hears the server's SSH_MSG_CHANNEL_OPEN_FAILURE instead (ChannelOpenFailures).
+        var error = await failed.Task.WaitAsync(Generous);
+        Assert.Equal(new TcpEndpoint("127.0.0.1", closedPort), error.Remote);
+        Assert.Contains("SSH_OPEN_CONNECT_FAILED", error.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Nothing listens on the port any more, and it can be bound again.</summary>

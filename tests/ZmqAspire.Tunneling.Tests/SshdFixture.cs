@@ -245,6 +245,69 @@ public sealed class SshdFixture : IDisposable
         return $"\n--- sshd log tail ({LogPath}) ---\n{tail}\n--- sshd console ---\n{console}\n---";
     }
 
+    /// <summary>Gets the ids of the processes sshd forked for its connections (one or two per session).</summary>
+    public IReadOnlyList<int> SessionProcesses()
+    {
+        var parent = _sshd?.Id ?? throw new InvalidOperationException("sshd is not running");
+        var children = new List<int>();
+        foreach (var dir in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent)
+                {
+                    children.Add(pid);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // Gone in between.
+            }
+        }
+
+        return children;
+    }
+
+    /// <summary>SIGKILLs the processes sshd forked for its connections: every session drops as if the server vanished, sshd keeps listening.</summary>
+    public void KillSessions()
+    {
+        foreach (var pid in SessionProcesses())
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                process.Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+    }
+
+    /// <summary>Stops sshd with its sessions, and starts it again on the same port with the same keys.</summary>
+    /// <param name="down">How long nothing listens on the port.</param>
+    public void Restart(TimeSpan down)
+    {
+        _sshd!.Kill(entireProcessTree: true);
+        _sshd.WaitForExit(10_000);
+        _sshd.Dispose();
+        Thread.Sleep(down);
+        _sshd = StartProcess();
+        if (WaitForBanner(Port) is null)
+        {
+            throw new InvalidOperationException($"sshd did not come back on port {Port}:{LogTail()}");
+        }
+    }
+
     public void Dispose()
     {
         if (_sshd is not null)
