@@ -35,6 +35,9 @@ internal sealed class ComposeProject : IAsyncDisposable
     /// <summary>Gets the pinned host key fingerprint that make-keys.sh wrote to compose.env.</summary>
     public string HostKeyFingerprint { get; private set; } = string.Empty;
 
+    /// <summary>Gets or sets the server's simulated work per request (<c>Server__WorkTime</c>). Default: 0.1 s.</summary>
+    public string ServerWorkTime { get; set; } = "00:00:00.1";
+
     public string ClientKeyPath => Path.Combine(KeyDirectory, "client_ed25519_key");
 
     public string HostPublicKey => File.ReadAllText(Path.Combine(KeyDirectory, "ssh_host_ed25519_key.pub")).Trim();
@@ -74,7 +77,7 @@ internal sealed class ComposeProject : IAsyncDisposable
         var environment = new Dictionary<string, string?>
         {
             ["ZMQASPIRE_SSH_PORT"] = SshPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ZMQASPIRE_SERVER_WORK_TIME"] = "00:00:00.1",
+            ["ZMQASPIRE_SERVER_WORK_TIME"] = ServerWorkTime,
             ["ZMQASPIRE_SSH_BIND"] = "127.0.0.1",
         };
         return Cli.RunAsync("docker-compose", [.. args, .. arguments], environment, timeout ?? TimeSpan.FromMinutes(3));
