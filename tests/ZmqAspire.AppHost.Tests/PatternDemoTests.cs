@@ -60,11 +60,13 @@ public sealed partial class PatternDemoTests(OptInsFixture fixture)
             new TcpEndpoint("0.0.0.0", OptInsFixture.RemoteForwardPort), new TcpEndpoint("127.0.0.1", port));
 
         // A PUSH peer started inside the puller container (the project's own image and network)
-        // connects to the bastion's listener, which relays to our PULL socket.
+        // connects to the bastion's listener, which relays to our PULL socket. It keeps sending
+        // for 10 s: its first messages wait in its pipe until the connection through the bastion
+        // is up, which on a loaded machine can take longer than a short run's linger.
         var puller = await fixture.ContainerIdAsync("puller");
         var push = Docker.RunAsync(
             "exec", puller, "/app/ZmqAspire.PatternDemo", "--Demo:Mode=Pusher",
-            $"--Demo:Connect=tcp://bastion:{OptInsFixture.RemoteForwardPort}", $"--Demo:Count={Wanted}", "--Demo:Interval=00:00:00.2");
+            $"--Demo:Connect=tcp://bastion:{OptInsFixture.RemoteForwardPort}", "--Demo:Count=20", "--Demo:Interval=00:00:00.5");
 
         var bodies = new List<string>();
         var message = new NetMQMessage();
@@ -72,6 +74,23 @@ public sealed partial class PatternDemoTests(OptInsFixture fixture)
         {
             Assert.Equal(2, message.FrameCount); // ZQA1 header, body
             bodies.Add(message.Last.ConvertToString(Encoding.UTF8));
+        }
+
+        if (bodies.Count < Wanted)
+        {
+            // Say why: the pusher's own output (or docker's error) and the bastion's log.
+            string pusher;
+            try
+            {
+                pusher = await push.WaitAsync(TimeSpan.FromSeconds(5));
+            }
+            catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
+            {
+                pusher = ex.Message;
+            }
+
+            var bastion = await fixture.WatchLogsAsync("bastion", _ => false, TimeSpan.FromSeconds(3));
+            Assert.Fail($"received [{string.Join(", ", bodies)}]; pusher: {pusher}\nbastion log:\n{string.Join('\n', bastion.TakeLast(20))}");
         }
 
         Assert.Equal(Enumerable.Range(0, Wanted).Select(n => $"job {n}"), bodies);

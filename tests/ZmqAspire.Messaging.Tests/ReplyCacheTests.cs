@@ -49,14 +49,17 @@ public sealed class ReplyCacheTests
         // The counterpart of the test above. Each resend's socket is closed before the server is
         // done with the previous copy, so every reply goes to a closed socket: work repeated, and
         // with a timeout shorter than the work, no reply ever arrives.
-        using var server = new ResponderHost(work: TimeSpan.FromMilliseconds(700));
+        // A request whose socket closed before the server read it is dropped with its pipe, so
+        // the resends span well past the first piece of work (0.4 s apart, over 2.8 s): on a
+        // loaded machine a new socket's handshake alone can take a few hundred milliseconds.
+        using var server = new ResponderHost(work: TimeSpan.FromSeconds(1));
         using var requester = new ZmqRequester(new ZmqRequesterOptions
         {
             Endpoint = server.Endpoint,
             UseEnvelope = true,
             ClientId = "client-a",
-            RequestTimeout = TimeSpan.FromMilliseconds(300),
-            MaxRetries = 3,
+            RequestTimeout = TimeSpan.FromMilliseconds(400),
+            MaxRetries = 6,
         });
 
         Assert.Throws<ZmqRequestTimeoutException>(() => requester.Send("Hello", 7));
