@@ -27,6 +27,8 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
         socket.Options.MaxMsgSize = _options.MaxMessageSize;
+        socket.Options.SendHighWatermark = _options.HighWatermark;
+        socket.Options.ReceiveHighWatermark = _options.HighWatermark;
         if (!string.IsNullOrEmpty(_options.CurveSecretKeyFile))
         {
             // A missing or malformed file stops the server here: it never falls back to plaintext.

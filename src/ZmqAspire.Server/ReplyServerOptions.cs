@@ -27,6 +27,15 @@ public sealed class ReplyServerOptions
     public long MaxMessageSize { get; set; } = 16L * 1024 * 1024;
 
     /// <summary>
+    /// Gets or sets the high-water mark, in messages, of each peer's queue in either direction
+    /// (ZMQ_SNDHWM and ZMQ_RCVHWM): a REP socket reads one request at a time, so a peer that
+    /// pipelines more is held back by TCP rather than buffered here. Queued memory is at most
+    /// about peers × this × <see cref="MaxMessageSize"/>. Default: 1000, libzmq's default, set
+    /// explicitly so that a NetMQ upgrade cannot change it.
+    /// </summary>
+    public int HighWatermark { get; set; } = 1000;
+
+    /// <summary>
     /// Gets or sets the server's CurveZMQ secret certificate (ZeroMQ RFC 26): a zcert file with
     /// its <c>secret-key</c> (as <c>zmq.auth.create_certificates</c> or the AppHost writes it),
     /// mounted as a secret, never passed as a value. When set, the REP socket is a CURVE server:
