@@ -17,7 +17,7 @@ builder.Services.AddHealthChecks().AddCheck<TunnelHealthCheck>("ssh-tunnel");
 builder.Services.AddHostedService<RequestClient>();
 
 var app = builder.Build();
-app.MapHealthChecks("/health");
+app.MapHealthChecks("/health", new() { ResponseWriter = HealthReportWriter.WriteAsync });
 app.MapHealthChecks("/alive", new() { Predicate = check => check.Tags.Contains(ServiceDefaultsExtensions.LiveTag) });
 app.MapClientCommands(app.Services.GetRequiredService<IOptions<RequestClientOptions>>().Value.CommandToken);
 app.Run();
