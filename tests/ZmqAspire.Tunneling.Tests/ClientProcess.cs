@@ -10,13 +10,7 @@ internal static class ClientProcess
     /// <summary>Starts the client sending requests to <paramref name="remote"/> (as sshd sees it); its output collects in <paramref name="log"/>.</summary>
     public static Process Start(SshdFixture sshd, string remote, out StringBuilder log, string requestTimeout = "00:00:10")
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(Assembly());
         info.Environment["Tunnel__SshServer"] = $"{SshdFixture.User}@{SshdFixture.Loopback}:{sshd.Port.ToString(CultureInfo.InvariantCulture)}";
         info.Environment["Tunnel__HostKeyFingerprint"] = sshd.HostKeyFingerprint;
@@ -27,24 +21,8 @@ internal static class ClientProcess
         info.Environment["Client__RequestTimeout"] = requestTimeout;
         info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         info.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = null;
-        var process = new Process { StartInfo = info };
         var text = new StringBuilder();
-        DataReceivedEventHandler capture = (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (text)
-                {
-                    text.AppendLine(e.Data);
-                }
-            }
-        };
-        process.OutputDataReceived += capture;
-        process.ErrorDataReceived += capture;
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = ProcessRunner.StartCapturing(info, text);
         log = text;
         return process;
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace ZmqAspire.Tunneling.Tests;
 
@@ -56,6 +57,36 @@ internal static class ProcessRunner
 
     private static string Describe(string fileName, IReadOnlyList<string> arguments) =>
         $"'{fileName} {string.Join(' ', arguments.Select(a => a.Length == 0 ? "''" : a))}'";
+
+    /// <summary>
+    /// Starts a long-running child (sshd, the client) with stdin closed, its stdout and stderr
+    /// appended to <paramref name="output"/> (lock it to read).
+    /// </summary>
+    public static Process StartCapturing(ProcessStartInfo info, StringBuilder output)
+    {
+        info.UseShellExecute = false;
+        info.RedirectStandardInput = true;
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        var process = new Process { StartInfo = info };
+        DataReceivedEventHandler capture = (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (output)
+                {
+                    output.AppendLine(e.Data);
+                }
+            }
+        };
+        process.OutputDataReceived += capture;
+        process.ErrorDataReceived += capture;
+        process.Start();
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
 }
 
 internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);

@@ -438,35 +438,13 @@ public sealed class SshdFixture : IDisposable
     private Process StartProcess()
     {
         // -D: stay in the foreground as our child; -e with -E: log to the file instead of syslog.
-        var info = new ProcessStartInfo(SshdPath)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var info = new ProcessStartInfo(SshdPath);
         foreach (var argument in new[] { "-D", "-e", "-E", LogPath, "-f", ConfigPath })
         {
             info.ArgumentList.Add(argument);
         }
 
-        var process = new Process { StartInfo = info };
-        DataReceivedEventHandler capture = (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (_processOutput)
-                {
-                    _processOutput.AppendLine(e.Data);
-                }
-            }
-        };
-        process.OutputDataReceived += capture;
-        process.ErrorDataReceived += capture;
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = ProcessRunner.StartCapturing(info, _processOutput);
         return process;
     }
 
