@@ -43,7 +43,7 @@ public sealed class ClientShutdownTests(SshdFixture sshd, ITestOutputHelper outp
 
         // Freeze the client's sshd session (its monitor and the child that relays): as a paused
         // bastion, the TCP connection stays open and nothing answers.
-        var frozen = sshd.SessionProcesses().Except(before).SelectMany(Tree).ToList();
+        var frozen = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList(); // the monitor and the child it forked
         Assert.NotEmpty(frozen);
         frozen.ForEach(pid => ClientProcess.Signal(pid, "STOP"));
         try
@@ -74,34 +74,5 @@ public sealed class ClientShutdownTests(SshdFixture sshd, ITestOutputHelper outp
         }
 
         return watch.Elapsed.TotalSeconds;
-    }
-
-    // A process and its descendants (sshd's per-connection monitor forks the unprivileged child).
-    private static IEnumerable<int> Tree(int root)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                try
-                {
-                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                    parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
-                }
-                catch (IOException)
-                {
-                    // The process ended meanwhile.
-                }
-            }
-        }
-
-        var found = new List<int> { root };
-        for (var i = 0; i < found.Count; i++)
-        {
-            found.AddRange(parents.Where(p => p.Value == found[i]).Select(p => p.Key));
-        }
-
-        return found;
     }
 }

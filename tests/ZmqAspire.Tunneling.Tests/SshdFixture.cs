@@ -249,31 +249,7 @@ public sealed class SshdFixture : IDisposable
     public IReadOnlyList<int> SessionProcesses()
     {
         var parent = _sshd?.Id ?? throw new InvalidOperationException("sshd is not running");
-        var children = new List<int>();
-        foreach (var dir in System.IO.Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent)
-                {
-                    children.Add(pid);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
-            {
-                // Gone in between.
-            }
-        }
-
-        return children;
+        return [.. ProcFs.ParentIds().Where(p => p.Value == parent).Select(p => p.Key)];
     }
 
     /// <summary>SIGKILLs the processes sshd forked for its connections: every session drops as if the server vanished, sshd keeps listening.</summary>
