@@ -32,8 +32,7 @@ public sealed class BrowserTests(DashboardFixture fixture, BrowserFixture browse
             await browser.ScreenshotAsync(page, "traces-list");
 
             // Its detail: the server span nested under the client span.
-            await row.GetByText(TraceName).ClickAsync();
-            await page.WaitForURLAsync(url => url.Contains("/traces/detail/", StringComparison.Ordinal));
+            await OpenDetailAsync(page, row.GetByText(TraceName));
             var spans = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "zmqaspire.ReplyService/Request" });
             await Expect(spans.Filter(new() { HasText = "client" }).First).ToBeVisibleAsync();
             await Expect(spans.Filter(new() { HasText = "server" }).First).ToBeVisibleAsync();
@@ -44,6 +43,30 @@ public sealed class BrowserTests(DashboardFixture fixture, BrowserFixture browse
         finally
         {
             await page.Context.CloseAsync();
+        }
+    }
+
+    /// <summary>
+    /// Clicks the trace link until the detail page's URL is committed. Why not one click and the
+    /// Load event: the link is routed by Blazor inside the page (no load event), and on a loaded
+    /// machine the list can render before its circuit wires the click, so the first click may do
+    /// nothing at all (seen once in a clean-clone run: 30 s "waiting for navigation until Load").
+    /// </summary>
+    private static async Task OpenDetailAsync(IPage page, ILocator link)
+    {
+        static bool IsDetail(string url) => url.Contains("/traces/detail/", StringComparison.Ordinal);
+        for (var attempt = 1; ; attempt++)
+        {
+            await link.ClickAsync();
+            try
+            {
+                await page.WaitForURLAsync(IsDetail, new() { WaitUntil = WaitUntilState.Commit, Timeout = 10_000 });
+                return;
+            }
+            catch (TimeoutException) when (attempt < 5 && !IsDetail(page.Url))
+            {
+                // Not wired yet: click again.
+            }
         }
     }
 
