@@ -53,7 +53,10 @@ internal static class SoakRun
                 ?? throw new InvalidOperationException("the client's process was not found under DCP's executable");
             Log($"load running: client pid {clientPid}, server pid {serverPid}; {settings.Duration.TotalMinutes} min, a sample every {settings.Sample.TotalSeconds} s");
 
+            await LiveHeap.RestoreToolAsync(cancellationToken).ConfigureAwait(false);
+            (LiveHeapFigure? Client, LiveHeapFigure? Server) warmHeap = default;
             var samples = new List<SoakSample>();
+            var steadyAfter = double.MaxValue;
             var clock = Stopwatch.StartNew();
             long lastReplies = replies.Count;
             var lastAt = 0.0;
@@ -79,14 +82,26 @@ internal static class SoakRun
                 samples.Add(s);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"| {s.Seconds:0} | {s.Replies} | {s.RepliesPerSecond:0} | {s.ClientRss / MiB:0.0} | {s.ClientAnonymous / MiB:0.0} | {s.ServerRss / MiB:0.0} | {s.ServerAnonymous / MiB:0.0} |"));
+                if (warmHeap == default && now >= settings.Warmup.TotalSeconds)
+                {
+                    // After this sample, not before it: the dump's full GC would lower the sample's
+                    // RSS, and its EventPipe session leaves the process a few MiB of native buffers,
+                    // a one-off step. So the steady window starts after the dump.
+                    warmHeap = await MeasureHeapsAsync(clientPid, serverPid, cancellationToken).ConfigureAwait(false);
+                    steadyAfter = now;
+                }
             }
 
-            var summary = Summarize(samples, settings, ProcessMemory.Read(clientPid)?.Peak ?? 0, ProcessMemory.Read(serverPid)?.Peak ?? 0);
+            var endHeap = await MeasureHeapsAsync(clientPid, serverPid, cancellationToken).ConfigureAwait(false);
+            PrintHeaps(warmHeap, endHeap, settings.Warmup);
+
+            var summary = Summarize(samples.Where(s => s.Seconds > steadyAfter).ToList(), settings, ProcessMemory.Read(clientPid)?.Peak ?? 0, ProcessMemory.Read(serverPid)?.Peak ?? 0);
             await stop.CancelAsync().ConfigureAwait(false);
             await counting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.OutputPath))!);
-            await File.WriteAllTextAsync(settings.OutputPath, JsonSerializer.Serialize(new { settings = new { minutes = settings.Duration.TotalMinutes, warmupMinutes = settings.Warmup.TotalMinutes, sampleSeconds = settings.Sample.TotalSeconds, settings.WorkSeconds }, summary, samples }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+            var liveHeap = new { afterWarmup = new { client = warmHeap.Client, server = warmHeap.Server }, atEnd = new { client = endHeap.Client, server = endHeap.Server } };
+            await File.WriteAllTextAsync(settings.OutputPath, JsonSerializer.Serialize(new { settings = new { minutes = settings.Duration.TotalMinutes, warmupMinutes = settings.Warmup.TotalMinutes, sampleSeconds = settings.Sample.TotalSeconds, settings.WorkSeconds }, summary, liveHeap, samples }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
             Log($"wrote {settings.OutputPath}");
             return summary.Replies > 0 ? 0 : 1;
         }
@@ -96,16 +111,35 @@ internal static class SoakRun
         }
     }
 
-    private static SoakSummary Summarize(List<SoakSample> samples, SoakSettings settings, long clientPeak, long serverPeak)
+    private static async Task<(LiveHeapFigure? Client, LiveHeapFigure? Server)> MeasureHeapsAsync(int clientPid, int serverPid, CancellationToken cancellationToken) =>
+        (await LiveHeap.MeasureAsync(clientPid, inContainer: false, cancellationToken).ConfigureAwait(false),
+         await LiveHeap.MeasureAsync(serverPid, inContainer: true, cancellationToken).ConfigureAwait(false));
+
+    // Live bytes after a full GC at the end of warm-up and at the end: a leak grows between the two; GC slack does not.
+    private static void PrintHeaps((LiveHeapFigure? Client, LiveHeapFigure? Server) warm, (LiveHeapFigure? Client, LiveHeapFigure? Server) end, TimeSpan warmup)
     {
-        var steady = samples.Where(s => s.Seconds >= settings.Warmup.TotalSeconds).ToList();
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Live managed heap after a full GC (dotnet-gcdump), at the end of the {warmup.TotalMinutes:0.#}-minute warm-up and at the end:"));
+        Console.WriteLine("| process | after warm-up (MiB) | objects | at end (MiB) | objects | biggest types at end |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---|");
+        foreach (var (name, w, e) in new[] { ("client", warm.Client, end.Client), ("server", warm.Server, end.Server) })
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {Mib(w)} | {w?.Objects.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {Mib(e)} | {e?.Objects.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {string.Join("; ", e?.TopTypes.Take(3) ?? [])} |"));
+        }
+
+        static string Mib(LiveHeapFigure? f) => f is null ? "-" : (f.Bytes / MiB).ToString("0.0", CultureInfo.InvariantCulture);
+    }
+
+    private static SoakSummary Summarize(List<SoakSample> steady, SoakSettings settings, long clientPeak, long serverPeak)
+    {
         var summary = new SoakSummary(
-            samples.Count == 0 ? 0 : samples[^1].Replies,
+            steady.Count == 0 ? 0 : steady[^1].Replies,
             steady.Count < 2 ? 0 : (steady[^1].Replies - steady[0].Replies) / (steady[^1].Seconds - steady[0].Seconds),
             Round(steady.Min(s => s.ClientRss) / MiB), Round(steady.Max(s => s.ClientRss) / MiB), Round(SlopePerMinute(steady, s => s.ClientRss) / MiB), Round(SlopePerMinute(steady, s => s.ClientAnonymous) / MiB), Round(clientPeak / MiB),
             Round(steady.Min(s => s.ServerRss) / MiB), Round(steady.Max(s => s.ServerRss) / MiB), Round(SlopePerMinute(steady, s => s.ServerRss) / MiB), Round(SlopePerMinute(steady, s => s.ServerAnonymous) / MiB), Round(serverPeak / MiB));
         Console.WriteLine();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"After the {settings.Warmup.TotalMinutes:0.#}-minute warm-up ({steady.Count} samples, {summary.RepliesPerSecond:0} replies/s):"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"After the {settings.Warmup.TotalMinutes:0.#}-minute warm-up and its heap dump ({steady.Count} samples, {summary.RepliesPerSecond:0} replies/s):"));
         Console.WriteLine("| process | RSS min (MiB) | RSS max (MiB) | RSS trend (MiB/min) | heap/stacks trend (MiB/min) | peak RSS, whole run (MiB) | target |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---|");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| client | {summary.ClientRssMinMiB} | {summary.ClientRssMaxMiB} | {summary.ClientTrendMiBPerMinute:+0.00;-0.00;0.00} | {summary.ClientHeapTrendMiBPerMinute:+0.00;-0.00;0.00} | {summary.ClientPeakMiB} | < 120 MiB |"));
