@@ -22,16 +22,15 @@ for app in server client; do
   log="artifacts/images/$app-publish.log"
   mkdir -p artifacts/images
   echo "[images ${SECONDS}s] publishing $project (self-contained, trimmed) to $out"
-  # DebugType=none: no .pdb files in the image. The targets file suppresses NetMQ's one known,
-  # harmless trim warning; any other warning fails the trimmed publish (TreatWarningsAsErrors).
-  if ! publish "$project" "$out" -p:PublishTrimmed=true \
-       -p:CustomAfterMicrosoftCommonTargets="$REPO_ROOT/eng/trim/Trimmed.targets" >"$log" 2>&1; then
+  # DebugType=none: no .pdb files in the image. Directory.Build.targets suppresses NetMQ's one
+  # known, harmless trim warning; any other warning fails the trimmed publish (TreatWarningsAsErrors).
+  if ! publish "$project" "$out" -p:PublishTrimmed=true >"$log" 2>&1; then
     cat "$log"
     # Code that is not trim-safe still makes a working image, only a bigger one: say so loudly
     # and publish untrimmed. Any other failure stops here.
     grep -qE 'IL[0-9]{4}' "$log" || exit 1
     echo "[images] WARNING: $project is not trim-safe (trim analysis errors above); publishing it UNTRIMMED"
-    publish "$project" "$out"
+    publish "$project" "$out" -p:PublishTrimmed=false
   fi
 done
 
