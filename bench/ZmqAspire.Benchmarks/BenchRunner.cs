@@ -225,7 +225,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                         {
                             var stats = _work.Concurrent(mode.Kind, Ports(mode), k, size, Warmup(perClient), perClient);
                             results[mode.Id].Runs.Add(stats);
-                            return $"{stats.RoundTripsPerSecond:0} round trips/s, p50 {stats.P50Us:0.0} us";
+                            return $"{stats.RoundTripsPerSecond:0} round trips/s, p50 {stats.P50Us:0.0} us, {stats.BusyCores:0.00} cores busy";
                         });
                     }
                 }

@@ -155,6 +155,19 @@ internal static class Proc
         return code == 0 ? output : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} failed ({code}): {output}");
     }
 
+    /// <summary>
+    /// The machine's busy CPU time so far, in seconds summed over all cores (the first line of
+    /// /proc/stat: every state but idle and iowait). Two readings over an interval, divided by the
+    /// interval, give how many cores were busy: what a CPU-bound speed-up cannot exceed.
+    /// </summary>
+    public static double MachineBusySeconds()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // cpu user nice system idle iowait irq softirq steal ...: ticks of USER_HZ, 100 on Linux.
+        var ticks = fields.Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        return (ticks.Sum() - ticks[3] - ticks[4]) / 100.0;
+    }
+
     /// <summary>Forces a full, compacting collection so VmRSS reflects live memory only.</summary>
     public static void SettleManagedHeap()
     {

@@ -150,15 +150,17 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### Concurrent REQ clients over one SSH session");
         md.AppendLine();
-        md.AppendLine("| size | mode | clients | round trips/s | vs 1 client | p50 µs | vs direct |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        md.AppendLine("| size | mode | clients | round trips/s | vs 1 client | p50 µs | vs direct | cores busy |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var c in results.Concurrency)
         {
-            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} |"));
+            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} | {c.MedianBusyCores:0.00} of {Environment.ProcessorCount} |"));
         }
 
         md.AppendLine();
-        md.AppendLine("Every client has its own REQ socket (its own TCP connection and SSH channel); through a tunnel all channels share one SSH connection. One REP socket serves them all.");
+        md.AppendLine("Every client has its own REQ socket (its own TCP connection and SSH channel); through a tunnel all channels share one SSH connection. One REP socket serves them all. "
+            + "Cores busy: the whole machine's CPU time during the run (every process, /proc/stat) per second of it; when one client already keeps C cores busy, "
+            + $"more clients cannot go faster than {Environment.ProcessorCount}/C times one client.");
         md.AppendLine();
         md.AppendLine("### Memory");
         md.AppendLine();

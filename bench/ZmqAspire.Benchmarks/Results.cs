@@ -110,6 +110,9 @@ internal sealed class ConcurrencyResult
 
     public double? MedianP50Us => Runs.Count == 0 ? null : LatencyResult.Med(Runs.Select(r => r.P50Us));
 
+    /// <summary>Gets the median number of the machine's cores busy during the runs (all processes).</summary>
+    public double? MedianBusyCores => Runs.Count == 0 ? null : LatencyResult.Med(Runs.Select(r => r.BusyCores));
+
     public double? VersusOneClient { get; set; }
 
     public double? VersusNetMQDirect { get; set; }

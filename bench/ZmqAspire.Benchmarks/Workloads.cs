@@ -42,7 +42,8 @@ internal sealed record ThroughputStats(long Messages, int Size, double Seconds)
 }
 
 /// <summary>K clients doing REQ/REP round trips at once over one transport (one SSH session).</summary>
-internal sealed record ConcurrencyStats(int Clients, long RoundTrips, double Seconds, double P50Us, double P99Us)
+/// <summary>One concurrent run; <paramref name="BusyCores"/> is how many of the machine's cores were busy meanwhile (every process).</summary>
+internal sealed record ConcurrencyStats(int Clients, long RoundTrips, double Seconds, double P50Us, double P99Us, double BusyCores)
 {
     public double RoundTripsPerSecond => RoundTrips / Seconds;
 }
@@ -400,6 +401,7 @@ internal sealed class Workloads(TimeSpan timeout, TimeSpan budget)
 
         ready.SignalAndWait(_timeout);
         var start = Stopwatch.GetTimestamp();
+        var busyAtStart = Proc.MachineBusySeconds();
         go.SignalAndWait(_timeout);
         foreach (var thread in threads)
         {
@@ -410,6 +412,7 @@ internal sealed class Workloads(TimeSpan timeout, TimeSpan budget)
         }
 
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var busyCores = (Proc.MachineBusySeconds() - busyAtStart) / seconds;
         if (errors.FirstOrDefault(e => e is not null) is { } error)
         {
             throw new InvalidOperationException($"a concurrent client failed: {error.Message}", error);
@@ -417,7 +420,7 @@ internal sealed class Workloads(TimeSpan timeout, TimeSpan budget)
 
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
-        return new ConcurrencyStats(clients, all.Length, seconds, LatencyStats.Percentile(all, 0.5), LatencyStats.Percentile(all, 0.99));
+        return new ConcurrencyStats(clients, all.Length, seconds, LatencyStats.Percentile(all, 0.5), LatencyStats.Percentile(all, 0.99), busyCores);
     }
 
     private double[] ConcurrentNetMq(int port, int size, int warmup, int count, Barrier ready, Barrier go)
