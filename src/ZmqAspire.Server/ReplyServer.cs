@@ -74,7 +74,15 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
                 break;
             }
 
-            LogWorkDone(request.Sequence, request.ClientId);
+            if (request.Sequence is { } sequence)
+            {
+                LogWorkDone(sequence, request.ClientId);
+            }
+            else
+            {
+                LogWorkDoneUnnumbered();
+            }
+
             Send(socket, request, request.CreateReply(replyText));
         }
     }
@@ -103,7 +111,11 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
 
     // The fault tests count these lines per (client, sequence): more than one is work done twice.
     [LoggerMessage(Level = LogLevel.Information, Message = "Work done for request {Sequence} of client {ClientId}")]
-    private partial void LogWorkDone(long? sequence, string? clientId);
+    private partial void LogWorkDone(long sequence, string? clientId);
+
+    // A plain ZeroMQ REQ peer sends one frame, no envelope: nothing to number it by.
+    [LoggerMessage(Level = LogLevel.Information, Message = "Work done for an unnumbered request (no envelope: a plain ZeroMQ peer)")]
+    private partial void LogWorkDoneUnnumbered();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reply cache hit: request {Sequence} of client {ClientId} answered again without work")]
     private partial void LogCacheHit(long? sequence, string? clientId);
