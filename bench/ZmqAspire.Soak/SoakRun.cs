@@ -57,6 +57,7 @@ internal static class SoakRun
             (LiveHeapFigure? Client, LiveHeapFigure? Server) warmHeap = default;
             var samples = new List<SoakSample>();
             var steadyAfter = double.MaxValue;
+            SoakSample? beforeDump = null;
             var clock = Stopwatch.StartNew();
             long lastReplies = replies.Count;
             var lastAt = 0.0;
@@ -85,15 +86,23 @@ internal static class SoakRun
                 if (warmHeap == default && now >= settings.Warmup.TotalSeconds)
                 {
                     // After this sample, not before it: the dump's full GC would lower the sample's
-                    // RSS, and its EventPipe session leaves the process a few MiB of native buffers,
-                    // a one-off step. So the steady window starts after the dump.
+                    // RSS, and its EventPipe session leaves each process several MiB of native
+                    // buffers (measured: +8 to +10 MiB), a one-off step. So the steady window
+                    // starts after the dump, and this last sample before it is printed too.
                     warmHeap = await MeasureHeapsAsync(clientPid, serverPid, cancellationToken).ConfigureAwait(false);
-                    steadyAfter = now;
+                    steadyAfter = s.Seconds;
+                    beforeDump = s;
                 }
             }
 
             var endHeap = await MeasureHeapsAsync(clientPid, serverPid, cancellationToken).ConfigureAwait(false);
             PrintHeaps(warmHeap, endHeap, settings.Warmup);
+            if (beforeDump is { } b)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"RSS at the end of warm-up, before the first heap dump: client {b.ClientRss / MiB:0.0} MiB, server {b.ServerRss / MiB:0.0} MiB."));
+            }
+
 
             var summary = Summarize(samples.Where(s => s.Seconds > steadyAfter).ToList(), settings, ProcessMemory.Read(clientPid)?.Peak ?? 0, ProcessMemory.Read(serverPid)?.Peak ?? 0);
             await stop.CancelAsync().ConfigureAwait(false);
@@ -101,7 +110,7 @@ internal static class SoakRun
             await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.OutputPath))!);
             var liveHeap = new { afterWarmup = new { client = warmHeap.Client, server = warmHeap.Server }, atEnd = new { client = endHeap.Client, server = endHeap.Server } };
-            await File.WriteAllTextAsync(settings.OutputPath, JsonSerializer.Serialize(new { settings = new { minutes = settings.Duration.TotalMinutes, warmupMinutes = settings.Warmup.TotalMinutes, sampleSeconds = settings.Sample.TotalSeconds, settings.WorkSeconds }, summary, liveHeap, samples }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(settings.OutputPath, JsonSerializer.Serialize(new { settings = new { minutes = settings.Duration.TotalMinutes, warmupMinutes = settings.Warmup.TotalMinutes, sampleSeconds = settings.Sample.TotalSeconds, settings.WorkSeconds }, summary, beforeDump, liveHeap, samples }, new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
             Log($"wrote {settings.OutputPath}");
             return summary.Replies > 0 ? 0 : 1;
         }
