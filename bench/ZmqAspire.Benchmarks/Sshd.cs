@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using ZmqAspire.Testing.Sshd;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.Benchmarks;
@@ -10,14 +9,12 @@ namespace ZmqAspire.Benchmarks;
 /// <summary>
 /// The benchmark's own OpenSSH sshd on 127.0.0.1: a 0700 temp directory with a fresh host key
 /// and login key, key authentication for the current user only (root logs in with
-/// <c>PermitRootLogin prohibit-password</c>), local forwards only, no pty.
+/// <c>PermitRootLogin prohibit-password</c>), local forwards only, no pty. The process itself is
+/// run by <see cref="SshdProcess"/> (tests/ZmqAspire.Testing.Sshd, shared with the tunnelling tests).
 /// </summary>
 internal sealed class Sshd : IDisposable
 {
-    private const string SshdPath = "/usr/sbin/sshd";
-    private const string KeygenPath = "/usr/bin/ssh-keygen";
-    private readonly StringBuilder _console = new();
-    private Process? _process;
+    private SshdProcess? _sshd;
 
     private Sshd(string directory)
     {
@@ -34,9 +31,9 @@ internal sealed class Sshd : IDisposable
 
     public string User { get; }
 
-    public int Port { get; private set; }
+    public int Port => _sshd?.Port ?? 0;
 
-    public int Pid => _process?.Id ?? 0;
+    public int Pid => _sshd?.Pid ?? 0;
 
     public string HostKeyPath { get; }
 
@@ -60,7 +57,7 @@ internal sealed class Sshd : IDisposable
             throw new PlatformNotSupportedException("The benchmark runs OpenSSH's sshd and reads /proc: Linux only.");
         }
 
-        foreach (var tool in new[] { SshdPath, KeygenPath, SshForward.SshPath })
+        foreach (var tool in new[] { SshdProcess.SshdPath, SshKeygen.Path, SshForward.SshPath })
         {
             if (!File.Exists(tool))
             {
@@ -86,45 +83,17 @@ internal sealed class Sshd : IDisposable
 
     private void Initialize()
     {
-        Proc.RunChecked(KeygenPath, "-q", "-t", "ed25519", "-N", string.Empty, "-C", "zmqaspire-bench host", "-f", HostKeyPath);
-        Proc.RunChecked(KeygenPath, "-q", "-t", "ed25519", "-N", string.Empty, "-C", "zmqaspire-bench client", "-f", ClientKeyPath);
+        SshKeygen.Generate(HostKeyPath, "ed25519", bits: null, passphrase: string.Empty, "zmqaspire-bench host");
+        SshKeygen.Generate(ClientKeyPath, "ed25519", bits: null, passphrase: string.Empty, "zmqaspire-bench client");
         var authorizedKeys = Path.Combine(Directory, "authorized_keys");
         File.Copy(ClientKeyPath + ".pub", authorizedKeys);
-        var hostPublic = File.ReadAllText(HostKeyPath + ".pub").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        HostKeyFingerprint = HostKeyPolicy.Fingerprint(Convert.FromBase64String(hostPublic[1]));
+        var (hostKeyType, hostKeyBase64) = SshKeygen.ReadPublicKey(HostKeyPath + ".pub");
+        HostKeyFingerprint = HostKeyPolicy.Fingerprint(Convert.FromBase64String(hostKeyBase64));
         Version = Proc.Run(SshForward.SshPath, "-V").Output.Trim();
 
-        if (Environment.UserName == "root")
-        {
-            // sshd's privilege separation needs its empty chroot directory.
-            System.IO.Directory.CreateDirectory("/run/sshd");
-        }
-
-        var failures = new StringBuilder();
-        for (var attempt = 1; attempt <= 5; attempt++)
-        {
-            var port = Proc.FreeLoopbackPort();
-            File.WriteAllText(ConfigPath, Config(port, authorizedKeys));
-            var check = Proc.Run(SshdPath, "-t", "-f", ConfigPath);
-            if (check.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"sshd -t rejects {ConfigPath}: {check.Output}");
-            }
-
-            _process = StartProcess(SshdPath, ["-D", "-e", "-E", LogPath, "-f", ConfigPath], _console);
-            if (WaitForBanner(port, TimeSpan.FromSeconds(10)))
-            {
-                Port = port;
-                File.WriteAllText(KnownHostsPath, $"[127.0.0.1]:{port.ToString(CultureInfo.InvariantCulture)} {hostPublic[0]} {hostPublic[1]}\n");
-                return;
-            }
-
-            failures.AppendLine(CultureInfo.InvariantCulture, $"attempt {attempt} on port {port}: {Tail()}");
-            StopProcess(_process);
-            _process = null;
-        }
-
-        throw new InvalidOperationException($"sshd did not start:\n{failures}");
+        _sshd = new SshdProcess(ConfigPath, LogPath, port => Config(port, authorizedKeys), TimeSpan.FromSeconds(10), ChildProcesses.Add, ChildProcesses.Remove);
+        _sshd.Start();
+        File.WriteAllText(KnownHostsPath, $"[127.0.0.1]:{Port.ToString(CultureInfo.InvariantCulture)} {hostKeyType} {hostKeyBase64}\n");
     }
 
     /// <summary>Gets the login options for our SSH.NET tunnel, with the host key pinned.</summary>
@@ -136,18 +105,8 @@ internal sealed class Sshd : IDisposable
         ConnectTimeout = TimeSpan.FromSeconds(20),
     };
 
-    /// <summary>Gets the last lines of sshd's log, for error messages.</summary>
-    public string Tail(int lines = 20)
-    {
-        var log = File.Exists(LogPath) ? File.ReadAllLines(LogPath).TakeLast(lines) : [];
-        string console;
-        lock (_console)
-        {
-            console = _console.ToString();
-        }
-
-        return $"\n--- {LogPath} ---\n{string.Join('\n', log)}\n--- console ---\n{console}";
-    }
+    /// <summary>Gets the last lines of sshd's log and console, for error messages.</summary>
+    public string Tail(int lines = 20) => _sshd?.Tail(lines) ?? string.Empty;
 
     /// <summary>Sums the peak RSS of sshd's per-connection processes (privileged monitor and the user's child).</summary>
     public long SessionProcessesPeakRss() => Proc.Descendants(Pid).Sum(pid => Proc.PeakRss(pid) ?? 0);
@@ -162,11 +121,8 @@ internal sealed class Sshd : IDisposable
 
     public void Dispose()
     {
-        if (_process is not null)
-        {
-            StopProcess(_process);
-            _process = null;
-        }
+        _sshd?.Dispose();
+        _sshd = null;
 
         try
         {
@@ -178,37 +134,17 @@ internal sealed class Sshd : IDisposable
         }
     }
 
+    /// <summary>Starts a child (ssh, socat, ...) with stdin closed and its output in <paramref name="console"/>, killed if the benchmark ends early.</summary>
     internal static Process StartProcess(string file, IEnumerable<string> arguments, StringBuilder console)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var info = new ProcessStartInfo(file);
         foreach (var a in arguments)
         {
             info.ArgumentList.Add(a);
         }
 
-        var process = new Process { StartInfo = info };
-        DataReceivedEventHandler capture = (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (console)
-                {
-                    console.AppendLine(e.Data);
-                }
-            }
-        };
-        process.OutputDataReceived += capture;
-        process.ErrorDataReceived += capture;
-        process.Start();
+        var process = ProcessRunner.StartCapturing(info, console);
         ChildProcesses.Add(process);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         return process;
     }
 
@@ -228,32 +164,6 @@ internal sealed class Sshd : IDisposable
         }
 
         process.Dispose();
-    }
-
-    private bool WaitForBanner(int port, TimeSpan timeout)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout && _process is { HasExited: false })
-        {
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(new IPEndPoint(IPAddress.Loopback, port));
-                client.ReceiveTimeout = 5_000;
-                using var reader = new StreamReader(client.GetStream(), Encoding.ASCII);
-                if (reader.ReadLine() is { } line && line.StartsWith("SSH-2.0-", StringComparison.Ordinal))
-                {
-                    return true;
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or IOException)
-            {
-            }
-
-            Thread.Sleep(50);
-        }
-
-        return false;
     }
 
     private string Config(int port, string authorizedKeys) =>

@@ -1,11 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.Versioning;
 using System.Security.Cryptography;
-using System.Text;
 using NetMQ;
+using ZmqAspire.Testing.Sshd;
 
 namespace ZmqAspire.Tunneling.Tests;
 
@@ -35,14 +32,11 @@ public sealed class SshdFixture : IDisposable
 {
     public const string User = "zmqaspire-test";
     public const string Loopback = "127.0.0.1";
-    private const string SshdPath = "/usr/sbin/sshd";
-    private const string SshKeygenPath = "/usr/bin/ssh-keygen";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly string _authorizedKeysDirectory;
-    private readonly StringBuilder _processOutput = new();
     private readonly Dictionary<ClientKey, string> _keys = [];
-    private Process? _sshd;
+    private readonly SshdProcess _sshd;
 
     public SshdFixture()
     {
@@ -52,7 +46,7 @@ public sealed class SshdFixture : IDisposable
                 $"The tunnelling tests must run as root on Linux: they create the login user '{User}' and start a real sshd, which needs root. Run 'dotnet test' as root (as CI does).");
         }
 
-        foreach (var tool in new[] { SshdPath, SshKeygenPath, "/usr/sbin/useradd", "/usr/sbin/chpasswd", "/usr/bin/ss" })
+        foreach (var tool in new[] { SshdProcess.SshdPath, SshKeygen.Path, "/usr/sbin/useradd", "/usr/sbin/chpasswd", "/usr/bin/ss" })
         {
             if (!File.Exists(tool))
             {
@@ -75,10 +69,8 @@ public sealed class SshdFixture : IDisposable
 
         HostKeyPath = Path.Combine(Directory, "ssh_host_ed25519_key");
         GenerateKey(HostKeyPath, "ed25519", bits: null, passphrase: string.Empty);
-        var hostPub = File.ReadAllText(HostKeyPath + ".pub").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        HostKeyType = hostPub[0];
-        HostKeyBase64 = hostPub[1];
-        HostKeyFingerprint = KeygenFingerprint(HostKeyPath + ".pub");
+        (HostKeyType, HostKeyBase64) = SshKeygen.ReadPublicKey(HostKeyPath + ".pub");
+        HostKeyFingerprint = SshKeygen.Fingerprint(HostKeyPath + ".pub");
         var computed = HostKeyPolicy.Fingerprint(Convert.FromBase64String(HostKeyBase64));
         if (computed != HostKeyFingerprint)
         {
@@ -89,8 +81,8 @@ public sealed class SshdFixture : IDisposable
         // A host key sshd never uses: what a re-keyed server or an impostor would present.
         var otherHostKey = Path.Combine(Directory, "other_host_ed25519_key");
         GenerateKey(otherHostKey, "ed25519", bits: null, passphrase: string.Empty);
-        OtherHostKeyBase64 = File.ReadAllText(otherHostKey + ".pub").Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
-        OtherHostKeyFingerprint = KeygenFingerprint(otherHostKey + ".pub");
+        OtherHostKeyBase64 = SshKeygen.ReadPublicKey(otherHostKey + ".pub").Base64;
+        OtherHostKeyFingerprint = SshKeygen.Fingerprint(otherHostKey + ".pub");
 
         Passphrase = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
         _keys[ClientKey.Ed25519] = GenerateKey(Path.Combine(Directory, "id_ed25519"), "ed25519", null, string.Empty);
@@ -107,7 +99,9 @@ public sealed class SshdFixture : IDisposable
 
         LogPath = Path.Combine(Directory, "sshd.log");
         ConfigPath = Path.Combine(Directory, "sshd_config");
-        Port = StartSshd(authorizedKeys);
+        _sshd = new SshdProcess(ConfigPath, LogPath, port => Config(port, authorizedKeys), StartTimeout);
+        _sshd.Start();
+        Port = _sshd.Port;
 
         KnownHostsPath = WriteFile("known_hosts", KnownHostsLine(Loopback, Port, HostKeyType, HostKeyBase64) + "\n");
     }
@@ -154,7 +148,7 @@ public sealed class SshdFixture : IDisposable
     public string KeyPath(ClientKey key) => _keys[key];
 
     /// <summary>Gets a client key's SHA-256 fingerprint, as sshd logs it on login.</summary>
-    public string KeyFingerprint(ClientKey key) => KeygenFingerprint(KeyPath(key) + ".pub");
+    public string KeyFingerprint(ClientKey key) => SshKeygen.Fingerprint(KeyPath(key) + ".pub");
 
     /// <summary>Options that log in with one of the fixture's keys (with its passphrase if it has one).</summary>
     public SshTunnelOptions Options(ClientKey key, HostKeyPolicy? hostKey = null, TimeSpan? connectTimeout = null) =>
@@ -223,32 +217,17 @@ public sealed class SshdFixture : IDisposable
         log.Split('\n').Count(line => line.Contains(text, StringComparison.Ordinal));
 
     /// <summary>Gets the last lines of sshd's log and console output, for assertion messages.</summary>
-    public string LogTail(int lines = 30)
-    {
-        string log;
-        try
-        {
-            log = LogSince(0);
-        }
-        catch (IOException ex)
-        {
-            log = $"(no log: {ex.Message})";
-        }
-
-        string console;
-        lock (_processOutput)
-        {
-            console = _processOutput.ToString();
-        }
-
-        var tail = string.Join('\n', log.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines));
-        return $"\n--- sshd log tail ({LogPath}) ---\n{tail}\n--- sshd console ---\n{console}\n---";
-    }
+    public string LogTail(int lines = 30) => _sshd.Tail(lines);
 
     /// <summary>Gets the ids of the processes sshd forked for its connections (one or two per session).</summary>
     public IReadOnlyList<int> SessionProcesses()
     {
-        var parent = _sshd?.Id ?? throw new InvalidOperationException("sshd is not running");
+        var parent = _sshd.Pid;
+        if (parent == 0)
+        {
+            throw new InvalidOperationException("sshd is not running");
+        }
+
         return [.. ProcFs.ParentIds().Where(p => p.Value == parent).Select(p => p.Key)];
     }
 
@@ -271,40 +250,12 @@ public sealed class SshdFixture : IDisposable
 
     /// <summary>Stops sshd with its sessions, and starts it again on the same port with the same keys.</summary>
     /// <param name="down">How long nothing listens on the port.</param>
-    public void Restart(TimeSpan down)
-    {
-        _sshd!.Kill(entireProcessTree: true);
-        _sshd.WaitForExit(10_000);
-        _sshd.Dispose();
-        Thread.Sleep(down);
-        _sshd = StartProcess();
-        if (WaitForBanner(Port) is null)
-        {
-            throw new InvalidOperationException($"sshd did not come back on port {Port}:{LogTail()}");
-        }
-    }
+    public void Restart(TimeSpan down) => _sshd.Restart(down);
 
     public void Dispose()
     {
-        if (_sshd is not null)
-        {
-            try
-            {
-                if (!_sshd.HasExited)
-                {
-                    // Also ends the per-connection children sshd forked.
-                    _sshd.Kill(entireProcessTree: true);
-                    _sshd.WaitForExit(10_000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-
-            _sshd.Dispose();
-        }
-
+        // Also ends the per-connection children sshd forked.
+        _sshd.Dispose();
         NetMQConfig.Cleanup(block: false);
         TryDelete(Directory);
         TryDelete(_authorizedKeysDirectory);
@@ -340,118 +291,8 @@ public sealed class SshdFixture : IDisposable
         }
     }
 
-    private static string GenerateKey(string path, string type, int? bits, string passphrase)
-    {
-        List<string> arguments = ["-q", "-t", type, "-N", passphrase, "-C", $"zmqaspire-test {Path.GetFileName(path)}", "-f", path];
-        if (bits is not null)
-        {
-            arguments.InsertRange(0, ["-b", bits.Value.ToString(CultureInfo.InvariantCulture)]);
-        }
-
-        ProcessRunner.RunChecked(SshKeygenPath, arguments);
-        return path;
-    }
-
-    /// <summary><c>ssh-keygen -lf FILE -E sha256</c> prints "256 SHA256:xxx comment (ED25519)".</summary>
-    private static string KeygenFingerprint(string publicKeyPath)
-    {
-        var output = ProcessRunner.RunChecked(SshKeygenPath, ["-lf", publicKeyPath, "-E", "sha256"]).StandardOutput;
-        return output.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
-    }
-
-    [SupportedOSPlatform("linux")]
-    private int StartSshd(string authorizedKeys)
-    {
-        // sshd's privilege separation needs its empty chroot directory.
-        System.IO.Directory.CreateDirectory("/run/sshd");
-        File.SetUnixFileMode("/run/sshd",
-            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
-            UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-
-        var failures = new StringBuilder();
-        for (var attempt = 1; attempt <= 5; attempt++)
-        {
-            // Bind to port 0 and release it: only sshd takes the port, so the short race is acceptable.
-            var port = TestNet.FreePort();
-            File.WriteAllText(ConfigPath, Config(port, authorizedKeys));
-            var check = ProcessRunner.Run(SshdPath, ["-t", "-f", ConfigPath]);
-            if (check.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"sshd -t rejects the test config {ConfigPath}: {check.StandardError}");
-            }
-
-            if (File.Exists(LogPath))
-            {
-                File.Delete(LogPath);
-            }
-
-            _sshd = StartProcess();
-            var banner = WaitForBanner(port);
-            if (banner is not null)
-            {
-                return port;
-            }
-
-            failures.Append(CultureInfo.InvariantCulture, $"attempt {attempt} on port {port}:{LogTail()}\n");
-            if (!_sshd.HasExited)
-            {
-                _sshd.Kill(entireProcessTree: true);
-            }
-
-            _sshd.WaitForExit(10_000);
-            _sshd.Dispose();
-            _sshd = null;
-            var log = File.Exists(LogPath) ? File.ReadAllText(LogPath) : string.Empty;
-            if (!log.Contains("Bind to port", StringComparison.Ordinal) && !log.Contains("Address already in use", StringComparison.Ordinal))
-            {
-                break; // not a port clash: retrying will not help
-            }
-        }
-
-        throw new InvalidOperationException($"sshd did not start and send an SSH-2.0 banner:\n{failures}");
-    }
-
-    private Process StartProcess()
-    {
-        // -D: stay in the foreground as our child; -e with -E: log to the file instead of syslog.
-        var info = new ProcessStartInfo(SshdPath);
-        foreach (var argument in new[] { "-D", "-e", "-E", LogPath, "-f", ConfigPath })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        var process = ProcessRunner.StartCapturing(info, _processOutput);
-        return process;
-    }
-
-    /// <summary>Waits until sshd accepts a TCP connection and sends its identification string.</summary>
-    private string? WaitForBanner(int port)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < StartTimeout && _sshd is { HasExited: false })
-        {
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(new IPEndPoint(IPAddress.Loopback, port));
-                client.ReceiveTimeout = 5_000;
-                using var reader = new StreamReader(client.GetStream(), Encoding.ASCII);
-                var line = reader.ReadLine();
-                if (line is not null && line.StartsWith("SSH-2.0-", StringComparison.Ordinal))
-                {
-                    return line;
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or IOException)
-            {
-                // Not listening yet.
-            }
-
-            Thread.Sleep(100);
-        }
-
-        return null;
-    }
+    private static string GenerateKey(string path, string type, int? bits, string passphrase) =>
+        SshKeygen.Generate(path, type, bits, passphrase, $"zmqaspire-test {Path.GetFileName(path)}");
 
     private string Config(int port, string authorizedKeys) =>
         string.Join('\n',

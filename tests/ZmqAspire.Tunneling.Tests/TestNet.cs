@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace ZmqAspire.Tunneling.Tests;
 
@@ -8,19 +6,7 @@ namespace ZmqAspire.Tunneling.Tests;
 internal static class TestNet
 {
     /// <summary>A port that was free a moment ago: bound on 127.0.0.1:0, read back, released.</summary>
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        finally
-        {
-            listener.Stop();
-        }
-    }
+    public static int FreePort() => LoopbackPort.Free();
 
     /// <summary>The lines of <c>ss -ltn</c> whose local address has port <paramref name="port"/> (any address).</summary>
     public static IReadOnlyList<string> ListeningSockets(int port)

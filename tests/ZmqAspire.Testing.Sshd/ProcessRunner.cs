@@ -1,13 +1,20 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace ZmqAspire.Tunneling.Tests;
+namespace ZmqAspire.Testing.Sshd;
 
 /// <summary>Runs a helper tool (ssh-keygen, useradd, ss, ...) with no terminal: stdin is always closed.</summary>
-internal static class ProcessRunner
+public static class ProcessRunner
 {
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>Runs the tool to completion with the default 60 s timeout unless <paramref name="timeout"/> says otherwise.</summary>
+    /// <param name="fileName">Absolute path of the tool.</param>
+    /// <param name="arguments">Arguments, passed as a list (no shell quoting).</param>
+    /// <param name="standardInput">Text written to stdin before it is closed (e.g. chpasswd's "user:password"); null writes nothing.</param>
+    /// <param name="timeout">How long to wait before killing the tool.</param>
+    /// <returns>The exit code and the captured stdout and stderr.</returns>
+    /// <exception cref="TimeoutException">The tool did not exit within the timeout (it is killed).</exception>
     public static ProcessResult Run(string fileName, IReadOnlyList<string> arguments, string? standardInput = null, TimeSpan? timeout = null)
     {
         var info = new ProcessStartInfo(fileName)
@@ -43,6 +50,7 @@ internal static class ProcessRunner
     }
 
     /// <summary>Runs the tool and throws with its output when it exits non-zero.</summary>
+    /// <exception cref="InvalidOperationException">The tool exited non-zero.</exception>
     public static ProcessResult RunChecked(string fileName, IReadOnlyList<string> arguments, string? standardInput = null)
     {
         var result = Run(fileName, arguments, standardInput);
@@ -89,4 +97,5 @@ internal static class ProcessRunner
     }
 }
 
-internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
+/// <summary>What a finished tool left: its exit code and its whole stdout and stderr.</summary>
+public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);

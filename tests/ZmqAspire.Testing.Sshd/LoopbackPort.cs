@@ -1,0 +1,26 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace ZmqAspire.Testing.Sshd;
+
+/// <summary>Loopback TCP ports for the processes a test or benchmark starts.</summary>
+public static class LoopbackPort
+{
+    /// <summary>
+    /// Gets a port that was free a moment ago: bound on 127.0.0.1:0, read back, released. Another
+    /// process may take it before the caller binds it, so callers that start a server on it retry.
+    /// </summary>
+    public static int Free()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+}
