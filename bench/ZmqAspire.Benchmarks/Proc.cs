@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using ZmqAspire.Testing.Sshd;
 
 namespace ZmqAspire.Benchmarks;
 
@@ -126,27 +127,11 @@ internal static class Proc
         return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    /// <summary>Runs a tool to completion and returns its exit code and output.</summary>
+    /// <summary>Runs a tool to completion (stdin closed, 60 s at most) and returns its exit code and output (stdout, then stderr).</summary>
     public static (int ExitCode, string Output) Run(string file, params string[] arguments)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        process.StandardInput.Close();
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout + stderr.Result);
+        var result = ProcessRunner.Run(file, arguments);
+        return (result.ExitCode, result.StandardOutput + result.StandardError);
     }
 
     public static string RunChecked(string file, params string[] arguments)
