@@ -151,19 +151,7 @@ internal sealed class Sshd : IDisposable
     internal static void StopProcess(Process process)
     {
         ChildProcesses.Remove(process);
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        process.Dispose();
+        ProcessRunner.Stop(process);
     }
 
     private string Config(int port, string authorizedKeys) =>

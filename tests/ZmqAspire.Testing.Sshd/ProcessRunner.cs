@@ -95,6 +95,29 @@ public static class ProcessRunner
         process.BeginErrorReadLine();
         return process;
     }
+
+    /// <summary>
+    /// Kills a process started with <see cref="StartCapturing"/> together with its children (sshd
+    /// forks one per connection), waits up to 10 s for it to exit, and disposes it. A process that
+    /// has already exited is only disposed.
+    /// </summary>
+    public static void Stop(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+
+        process.Dispose();
+    }
 }
 
 /// <summary>What a finished tool left: its exit code and its whole stdout and stderr.</summary>

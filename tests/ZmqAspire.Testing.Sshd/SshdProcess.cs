@@ -175,21 +175,7 @@ public sealed class SshdProcess : IDisposable
         }
 
         _stopping?.Invoke(_process);
-        try
-        {
-            if (!_process.HasExited)
-            {
-                // Also ends the per-connection children sshd forked.
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-
-        _process.Dispose();
+        ProcessRunner.Stop(_process); // also ends the per-connection children sshd forked
         _process = null;
     }
 
