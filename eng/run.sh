@@ -7,7 +7,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$REPO_ROOT/eng/setup.sh"
 
 echo
-echo "[run] building the solution (the first run restores NuGet packages: a few minutes)"
+echo "[run] building the AppHost and what it runs (the first run restores NuGet packages: a few minutes)"
 dotnet build "$REPO_ROOT/ZmqAspire.AppHost" -nologo -v minimal -clp:NoSummary
 echo "[run] starting the AppHost; the first start builds the bastion and server images (about a minute)"
 echo "[run] open the 'Login to the dashboard' URL below; Ctrl+C stops everything"

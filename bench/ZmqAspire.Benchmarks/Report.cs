@@ -154,7 +154,7 @@ internal static class Report
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var c in results.Concurrency)
         {
-            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} | {c.MedianBusyCores:0.00} of {Environment.ProcessorCount} |"));
+            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} | {(c.MedianBusyCores is { } busy ? $"{busy:0.00} of {Environment.ProcessorCount}" : "—")} |"));
         }
 
         md.AppendLine();
