@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -85,26 +84,11 @@ internal static partial class LiveHeap
 
     private static long Number(string text) => long.Parse(text, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
 
+    // dotnet in the repository root, where dotnet-tools.json pins the tool; stdout then stderr.
     private static async Task<(int Code, string Output)> DotnetAsync(string[] args, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = RepoRoot, // where dotnet-tools.json is
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        return (process.ExitCode, await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
+        var (code, stdout, stderr) = await Tool.RunAsync("dotnet", args, RepoRoot, cancellationToken).ConfigureAwait(false);
+        return (code, stdout + stderr);
     }
 
     private static string FindRepoRoot()

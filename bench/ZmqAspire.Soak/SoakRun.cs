@@ -178,17 +178,8 @@ internal static class SoakRun
 
     private static async Task<string> DockerAsync(params string[] args)
     {
-        var start = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardInput = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var text = await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
-        await process.WaitForExitAsync().ConfigureAwait(false);
-        return process.ExitCode == 0 ? text : throw new InvalidOperationException($"docker {string.Join(' ', args)} failed");
+        var (code, stdout, _) = await Tool.RunAsync("docker", args).ConfigureAwait(false);
+        return code == 0 ? stdout : throw new InvalidOperationException($"docker {string.Join(' ', args)} failed");
     }
 
     private static void Log(string message) =>
