@@ -13,6 +13,10 @@ using ZmqAspire.Hosting;
 //   ZmqAspire:RemoteForwardPort  a port the bastion may listen on for remote forwards (ssh -R); 0: none (default)
 //   ZmqAspire:PasswordLogin      true: the client logs in with a password, as the seed did (opt-in;
 //                                the password is the secret parameter Parameters:bastion-password)
+//   ZmqAspire:BastionPort        the host port of the bastion's SSH endpoint (default 2222, so pyzmq and
+//                                ssh -L can be pointed at it; 0: any free port)
+//   ZmqAspire:AesCtrCiphers      true: the bastion also offers AES-CTR (ETM MACs only) for SSH clients
+//                                without AEAD ciphers, e.g. Debian 12's paramiko 2.12 (opt-in)
 //   ZmqAspire:Curve              true: CurveZMQ between client and server, so the bastion relays
 //                                only ciphertext (opt-in; the server's key pair is kept with the SSH keys)
 var builder = DistributedApplication.CreateBuilder(args);
@@ -35,6 +39,16 @@ var servers = Enumerable.Range(1, replicas)
     .ToList();
 
 var bastion = builder.AddSshBastion("bastion", Path.Combine(repoRoot, "src", "ZmqAspire.Bastion"), keys);
+if (settings.GetValue("BastionPort", 2222) is > 0 and var bastionPort)
+{
+    bastion.WithHostPort(bastionPort);
+}
+
+if (settings.GetValue("AesCtrCiphers", false))
+{
+    bastion.WithAesCtrCiphers();
+}
+
 var password = settings.GetValue("PasswordLogin", false) ? builder.AddParameter("bastion-password", secret: true) : null;
 if (password is not null)
 {

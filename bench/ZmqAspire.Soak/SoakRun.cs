@@ -28,6 +28,7 @@ internal static class SoakRun
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.ZmqAspire_AppHost>(
             [
                 $"--ZmqAspire:KeyDirectory={keys}",
+                "--ZmqAspire:BastionPort=0", // any free port: the default 2222 may be taken
                 $"--ZmqAspire:ServerWorkSeconds={settings.WorkSeconds.ToString(CultureInfo.InvariantCulture)}",
                 "--ZmqAspire:RequestCount=0",
                 "--ZmqAspire:RequestInterval=0",

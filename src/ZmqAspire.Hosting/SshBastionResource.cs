@@ -26,6 +26,14 @@ public sealed class SshBastionResource(string name, SshKeyMaterial keys) : Conta
     /// <summary>Gets or sets the tunnel user's password, when password login is opted into (<see cref="ZmqAspireHostingExtensions.WithPasswordLogin"/>); null: key login only.</summary>
     public ParameterResource? Password { get; set; }
 
+    /// <summary>
+    /// Gets or sets whether AES-CTR ciphers (<c>aes256-ctr</c>, <c>aes128-ctr</c>, still only with
+    /// the ETM MACs) are offered besides the AEAD ciphers, for SSH clients that have no AEAD cipher
+    /// (paramiko before 3.5, as Debian 12 and Ubuntu 22.04 ship it). Off by default
+    /// (<see cref="ZmqAspireHostingExtensions.WithAesCtrCiphers"/>).
+    /// </summary>
+    public bool AesCtrCiphers { get; set; }
+
     /// <summary>Gets the ports on which clients may ask the bastion to listen for remote forwards (<c>ssh -R</c>); empty: none.</summary>
     public ISet<int> RemoteListenPorts { get; } = new SortedSet<int>();
 

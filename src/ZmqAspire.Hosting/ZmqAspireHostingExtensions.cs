@@ -174,6 +174,40 @@ public static class ZmqAspireHostingExtensions
     }
 
     /// <summary>
+    /// Opts into AES-CTR ciphers besides the AEAD ones (RFC 4344 <c>aes256-ctr</c> and
+    /// <c>aes128-ctr</c>, offered after chacha20-poly1305 and AES-GCM and only with the
+    /// encrypt-then-MAC <c>hmac-sha2-256/512-etm@openssh.com</c> MACs), for SSH clients without an
+    /// AEAD cipher, such as paramiko before 3.5 (Debian 12's 2.12, pyzmq's <c>paramiko=True</c>
+    /// tunnels). Clients that have AEAD keep negotiating it. Off unless called; the compose
+    /// deployment's equivalent is <c>BASTION_CTR_CIPHERS=yes</c>.
+    /// </summary>
+    /// <param name="bastion">The bastion.</param>
+    /// <returns>The same bastion builder.</returns>
+    public static IResourceBuilder<SshBastionResource> WithAesCtrCiphers(this IResourceBuilder<SshBastionResource> bastion)
+    {
+        ArgumentNullException.ThrowIfNull(bastion);
+        bastion.Resource.AesCtrCiphers = true;
+        return bastion;
+    }
+
+    /// <summary>
+    /// Publishes the bastion's SSH endpoint on a fixed host port, so that SSH clients outside the
+    /// AppHost (OpenSSH, pyzmq's <c>tunnel_connection</c>) can be pointed at it; without this call
+    /// the port is chosen when the AppHost starts.
+    /// </summary>
+    /// <param name="bastion">The bastion.</param>
+    /// <param name="port">The host port, 1-65535.</param>
+    /// <returns>The same bastion builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is not 1-65535.</exception>
+    public static IResourceBuilder<SshBastionResource> WithHostPort(this IResourceBuilder<SshBastionResource> bastion, int port)
+    {
+        ArgumentNullException.ThrowIfNull(bastion);
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        return bastion.WithEndpoint(SshBastionResource.SshEndpointName, endpoint => endpoint.Port = port);
+    }
+
+    /// <summary>
     /// Opts into remote forwards (RFC 4254 section 7.1, <c>ssh -R</c>): a client behind the
     /// bastion may ask it to listen on <paramref name="port"/> (on all of the bastion's
     /// addresses, so other containers reach it) and relay connections back to a socket the client
@@ -292,6 +326,12 @@ public static class ZmqAspireHostingExtensions
         {
             // "publickey password" (a space, not a comma): either method alone is enough.
             config.Append("PasswordAuthentication yes\nAuthenticationMethods publickey password\n");
+        }
+
+        if (bastion.AesCtrCiphers)
+        {
+            // Same AEAD ciphers first, CTR last; the MACs stay ETM-only (sshd_config).
+            config.Append("Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes128-ctr\n");
         }
 
         if (bastion.RemoteListenPorts.Count > 0)

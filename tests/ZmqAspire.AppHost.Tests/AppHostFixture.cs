@@ -35,6 +35,7 @@ public class AppHostFixture : IAsyncLifetime
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.ZmqAspire_AppHost>(
         [
             $"--ZmqAspire:KeyDirectory={KeyDirectory}",
+            "--ZmqAspire:BastionPort=0", // any free port: the default 2222 may be taken
             "--ZmqAspire:ServerWorkSeconds=0.05",
             $"--ZmqAspire:RequestCount={RequestCount}",
             .. ExtraArguments,

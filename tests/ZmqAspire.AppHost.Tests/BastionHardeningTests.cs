@@ -19,7 +19,7 @@ public sealed class BastionHardeningTests(AppHostFixture fixture)
         ["authenticationmethods"] = "publickey",
         ["allowusers"] = "tunnel",
         ["permittty"] = "no",
-        ["maxsessions"] = "0",
+        ["maxsessions"] = "1",
         ["allowtcpforwarding"] = "local",
         ["permitopen"] = "server:5556",
         ["allowstreamlocalforwarding"] = "no",

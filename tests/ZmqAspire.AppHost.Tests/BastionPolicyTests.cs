@@ -63,21 +63,6 @@ public sealed class BastionPolicyTests(AppHostFixture fixture)
     }
 
     [Fact]
-    public async Task Shell_and_commands_are_refused()
-    {
-        var options = fixture.BastionOptions();
-        using var key = new PrivateKeyFile(options.PrivateKeyPath!);
-        var info = new ConnectionInfo(options.Server.Host, options.Server.Port, options.Server.User, new PrivateKeyAuthenticationMethod(options.Server.User, key));
-        using var client = new SshClient(info);
-        client.HostKeyReceived += (_, e) => e.CanTrust = HostKeyPolicy.Fingerprint(e.HostKey) == fixture.Keys.HostKeyFingerprint;
-        await client.ConnectAsync(CancellationToken.None);
-
-        // MaxSessions 0: every session channel (exec, shell, subsystem) is refused outright.
-        Assert.ThrowsAny<SshException>(() => client.RunCommand("id"));
-        Assert.ThrowsAny<SshException>(() => client.CreateShellStream("xterm", 80, 24, 800, 600, 1024));
-    }
-
-    [Fact]
     public async Task Root_login_is_refused()
     {
         await Assert.ThrowsAsync<SshTunnelAuthenticationException>(() => SshTunnelSession.ConnectAsync(fixture.BastionOptions(user: "root")));

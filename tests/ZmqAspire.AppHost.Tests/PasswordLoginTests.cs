@@ -3,13 +3,16 @@ using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.AppHost.Tests;
 
-/// <summary>The AppHost with password login opted in (the seed's way to log in), and a fresh random password.</summary>
+/// <summary>
+/// The AppHost with the seed's opt-ins: password login (with a fresh random password) and the
+/// AES-CTR ciphers that Debian 12's paramiko needs.
+/// </summary>
 public sealed class PasswordLoginFixture : AppHostFixture
 {
     public string Password { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(18));
 
     protected override IEnumerable<string> ExtraArguments =>
-        ["--ZmqAspire:PasswordLogin=true", $"--Parameters:bastion-password={Password}"];
+        ["--ZmqAspire:PasswordLogin=true", $"--Parameters:bastion-password={Password}", "--ZmqAspire:AesCtrCiphers=true"];
 }
 
 [CollectionDefinition(Name)]

@@ -35,6 +35,7 @@ public sealed class DashboardFixture : IAsyncLifetime
             new DistributedApplicationTestingBuilderOptions { EnableDashboard = true },
             [
                 $"--ZmqAspire:KeyDirectory={KeyDirectory}",
+                "--ZmqAspire:BastionPort=0", // any free port: the default 2222 may be taken
                 "--ZmqAspire:ServerWorkSeconds=0.05",
                 $"--ZmqAspire:RequestCount={RequestCount}",
                 $"--AppHost:DashboardApiKey={_apiKey}",
