@@ -1,6 +1,7 @@
 using System.Globalization;
 using NetMQ;
 using NetMQ.Sockets;
+using ZmqAspire.Testing.Sshd;
 
 namespace ZmqAspire.AppHost.Tests;
 
@@ -16,7 +17,7 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
     [Fact]
     public async Task Sleep_holds_the_session_open_and_its_forward_carries_replies()
     {
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var localPort = TestPorts.Free();
         var output = new System.Text.StringBuilder();
         var ssh = peer.StartSsh(["-o", "BatchMode=yes", "-L", $"127.0.0.1:{localPort}:server:5556"], "sleep 30", output);
@@ -33,7 +34,7 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
         }
         finally
         {
-            ZmqAspire.Testing.Sshd.ProcessRunner.Stop(ssh);
+            ProcessRunner.Stop(ssh);
         }
 
         await AssertBastionLogsAsync("tunnel-shell: sleep 30: holding the session open for its forwards");
@@ -49,7 +50,7 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
     [InlineData("sleep 86401")]
     public async Task Any_other_command_is_refused_and_not_run(string command)
     {
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var result = peer.RunSsh(["-o", "BatchMode=yes"], command);
         Assert.True(result.ExitCode == 126, SeedPeer.Describe(result)); // tunnel-shell's "refused"
         Assert.Contains($"bastion: the command '{command}'", result.StandardError, StringComparison.Ordinal);
@@ -61,7 +62,7 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
     [Fact]
     public async Task A_login_shell_is_refused()
     {
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var result = peer.RunSsh(["-o", "BatchMode=yes", "-T"], command: null);
         Assert.True(result.ExitCode == 126, SeedPeer.Describe(result));
         Assert.Contains("bastion: a login shell refused", result.StandardError, StringComparison.Ordinal);
@@ -71,7 +72,7 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
     [Fact]
     public void A_pty_is_refused()
     {
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var result = peer.RunSsh(["-o", "BatchMode=yes", "-tt"], "sleep 1");
         Assert.Contains("PTY allocation request failed", result.StandardError, StringComparison.Ordinal);
     }
@@ -79,7 +80,7 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
     [Fact]
     public async Task The_sftp_subsystem_is_refused()
     {
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var result = peer.RunSsh(["-o", "BatchMode=yes", "-s"], "sftp");
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("subsystem request failed", result.StandardError, StringComparison.Ordinal);

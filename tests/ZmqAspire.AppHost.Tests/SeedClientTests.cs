@@ -1,3 +1,5 @@
+using ZmqAspire.Testing.Sshd;
+
 namespace ZmqAspire.AppHost.Tests;
 
 /// <summary>
@@ -12,7 +14,7 @@ public sealed class SeedClientTests(AppHostFixture fixture)
     [Fact]
     public async Task Manual_ssh_L_then_a_plain_REQ_gets_9_replies()
     {
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var localPort = TestPorts.Free();
         var ssh = new System.Text.StringBuilder();
         var tunnel = peer.StartSsh(["-N", "-L", $"127.0.0.1:{localPort}:server:5556"], command: null, ssh);
@@ -24,7 +26,7 @@ public sealed class SeedClientTests(AppHostFixture fixture)
         }
         finally
         {
-            ZmqAspire.Testing.Sshd.ProcessRunner.Stop(tunnel);
+            ProcessRunner.Stop(tunnel);
         }
     }
 
@@ -34,7 +36,7 @@ public sealed class SeedClientTests(AppHostFixture fixture)
         // Debian 12's paramiko 2.12 has no AES-GCM or ChaCha20; the default bastion offers only
         // those. pyzmq first tries a passwordless paramiko login in the caller's process, which
         // raises paramiko's own reason. (SeedPasswordTests: the same client with the setting on.)
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         var result = peer.RunPython("seed_client.py", new Dictionary<string, string> { ["SEED_SSH_SERVER"] = peer.SshServer, ["SEED_PARAMIKO"] = "yes" });
         Assert.True(result.ExitCode != 0, SeedPeer.Describe(result));
         Assert.Contains("Incompatible ssh server (no acceptable ciphers)", result.StandardError, StringComparison.Ordinal);
@@ -45,7 +47,7 @@ public sealed class SeedClientTests(AppHostFixture fixture)
     public void Pyzmq_OpenSSH_mode_refuses_a_bastion_whose_host_key_is_unknown()
     {
         // Empty known_hosts: ssh asks whether to trust the key, and pyzmq refuses rather than answer.
-        using var peer = new SeedPeer(fixture, trustHostKey: false);
+        using var peer = SeedPeers.For(fixture, trustHostKey: false);
         var result = peer.RunPython("seed_client.py", new Dictionary<string, string> { ["SEED_SSH_SERVER"] = peer.SshServer });
         Assert.True(result.ExitCode != 0, SeedPeer.Describe(result));
         Assert.Contains("The authenticity of the host can't be established.", result.StandardError, StringComparison.Ordinal);
@@ -61,7 +63,7 @@ public sealed class SeedClientTests(AppHostFixture fixture)
         // (Without a master pyzmq runs `ssh -f ... sleep N` under pexpect; docs/deploy.md says why
         // that path is not tested here: pexpect 4 lets the kernel's SIGHUP kill ssh's background
         // process on this machine, against any sshd.)
-        using var peer = new SeedPeer(fixture);
+        using var peer = SeedPeers.For(fixture);
         peer.WriteSshConfig("Host *\n  ControlPath ~/.ssh/cm-%C\n");
         var output = new System.Text.StringBuilder();
         var master = peer.StartSsh(["-M", "-N", "-o", "BatchMode=yes"], command: null, output);
@@ -73,11 +75,11 @@ public sealed class SeedClientTests(AppHostFixture fixture)
         }
         finally
         {
-            ZmqAspire.Testing.Sshd.ProcessRunner.Stop(master);
+            ProcessRunner.Stop(master);
         }
     }
 
-    internal static void AssertNineReplies(ZmqAspire.Testing.Sshd.ProcessResult result)
+    internal static void AssertNineReplies(ProcessResult result)
     {
         Assert.True(result.ExitCode == 0, SeedPeer.Describe(result));
         var expected = Enumerable.Range(0, 9).Select(n => $"Received reply {n} [ World from 5556 ]");

@@ -1,3 +1,5 @@
+using ZmqAspire.Testing.Sshd;
+
 namespace ZmqAspire.AppHost.Tests;
 
 /// <summary>
@@ -12,7 +14,7 @@ public sealed class SeedPasswordTests(PasswordLoginFixture fixture)
     [Fact]
     public void Pyzmq_paramiko_mode_with_the_password_gets_9_replies_over_AES_CTR()
     {
-        using var peer = new SeedPeer(fixture, withClientKey: false);
+        using var peer = SeedPeers.For(fixture, withClientKey: false);
         var environment = Environment(peer, fixture.Password);
         environment["SEED_PARAMIKO"] = "yes";
         var result = peer.RunPython("seed_client.py", environment);
@@ -24,7 +26,7 @@ public sealed class SeedPasswordTests(PasswordLoginFixture fixture)
     {
         // sshd refuses the password and ssh asks again; pyzmq says so and, with no terminal to
         // ask the user on, stops instead of retrying with the same wrong password.
-        using var peer = new SeedPeer(fixture, withClientKey: false);
+        using var peer = SeedPeers.For(fixture, withClientKey: false);
         var result = peer.RunPython("seed_client.py", Environment(peer, fixture.Password + "x"));
         Assert.True(result.ExitCode != 0, SeedPeer.Describe(result));
         Assert.Contains("Password rejected, try again", result.StandardOutput, StringComparison.Ordinal);

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace ZmqAspire.AppHost.Tests;
+namespace ZmqAspire.Testing.Sshd;
 
 /// <summary>Loopback ports for peers started by the tests.</summary>
-internal static class TestPorts
+public static class TestPorts
 {
     /// <summary>A port free on 127.0.0.1 now (for a peer that insists on choosing its own, like <c>ssh -L</c>).</summary>
     public static int Free()

@@ -1,36 +1,33 @@
 using System.Text;
-using ZmqAspire.Testing.Sshd;
 
-namespace ZmqAspire.AppHost.Tests;
+namespace ZmqAspire.Testing.Sshd;
 
 /// <summary>
-/// The seed's own peers (pyzmq, OpenSSH's <c>ssh</c>) run as a fresh local user against the
-/// AppHost's bastion. The only preparation is what a user does: the bastion's host key in
+/// The seed's own peers (pyzmq, OpenSSH's <c>ssh</c>) run as a fresh local user against a
+/// bastion (user <c>tunnel</c>). The only preparation is what a user does: a host key in
 /// <c>~/.ssh/known_hosts</c> and, for key login, the client key as <c>~/.ssh/id_ed25519</c>.
 /// </summary>
-internal sealed class SeedPeer : IDisposable
+public sealed class SeedPeer : IDisposable
 {
     private static readonly string SeedDirectory = Path.Combine(AppContext.BaseDirectory, "Seed");
     private readonly LocalAccount _account = LocalAccount.Create();
-    private readonly AppHostFixture _fixture;
 
-    /// <param name="fixture">The running AppHost.</param>
-    /// <param name="trustHostKey">Whether known_hosts names the bastion's real host key.</param>
-    /// <param name="withClientKey">Whether the client key is installed as a default identity.</param>
-    public SeedPeer(AppHostFixture fixture, bool trustHostKey = true, bool withClientKey = true)
+    /// <param name="host">The bastion's host name as this machine reaches it.</param>
+    /// <param name="port">The bastion's SSH port.</param>
+    /// <param name="knownHostKey">The public key known_hosts gives the bastion (<c>type base64</c>); null: an empty known_hosts.</param>
+    /// <param name="clientPrivateKeyPath">The key installed as <c>~/.ssh/id_ed25519</c>; null: none (password login).</param>
+    public SeedPeer(string host, int port, string? knownHostKey, string? clientPrivateKeyPath)
     {
-        _fixture = fixture;
-        var server = fixture.BastionOptions().Server;
-        Host = server.Host;
-        Port = server.Port;
-        if (trustHostKey)
+        Host = host;
+        Port = port;
+        if (knownHostKey is not null)
         {
-            _account.TrustHostKey(Host, Port, fixture.Keys.HostPublicKey);
+            _account.TrustHostKey(Host, Port, knownHostKey);
         }
 
-        if (withClientKey)
+        if (clientPrivateKeyPath is not null)
         {
-            _account.InstallIdentity(fixture.Keys.ClientPrivateKeyPath);
+            _account.InstallIdentity(clientPrivateKeyPath);
         }
     }
 
