@@ -77,7 +77,7 @@ public sealed class TunnelSettings
     {
         var endpoints = RemoteEndpoint.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return endpoints.Length > 0
-            ? [.. endpoints.Select(TcpEndpoint.Parse)]
+            ? [.. endpoints.Select(TcpEndpoint.ParseTarget)]
             : throw new FormatException("Tunnel:RemoteEndpoint is empty: give tcp://host:port (comma-separated for several server replicas).");
     }
 
