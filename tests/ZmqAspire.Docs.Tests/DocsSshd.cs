@@ -124,6 +124,8 @@ public sealed class DocsSshd : IDisposable
               StrictHostKeyChecking yes
               BatchMode yes
               IdentitiesOnly yes
+              # The key a reader's ssh would use by default (~/.ssh/id_ed25519), for `ssh -L` samples without -i.
+              IdentityFile {KeyPath}
               ControlPath none
               # pyzmq asks for "sleep N"; the forward is all a sample needs.
               SessionType none

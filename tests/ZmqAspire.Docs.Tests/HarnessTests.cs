@@ -91,6 +91,20 @@ public sealed class HarnessTests(DocsSshd sshd)
         Assert.Equal("ran", Check($"<!-- sample: run peer=server:5556/rep -->\n{Fence}python\n{code}\n{Fence}\n"));
     }
 
+    [Fact]
+    public void A_shell_sample_reaches_a_peer_through_ssh_L_with_the_placeholders_replaced()
+    {
+        // Written as a reader would type it; peer= and port= make it run on this machine's loopback.
+        var code = """
+            ssh -N -L 127.0.0.1:15556:server:5556 -p 2222 tunnel@bastion-host &
+            trap 'kill $!' EXIT
+            for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/15556) 2>/dev/null && break; sleep 0.1; done
+            python3 -c 'import zmq; s = zmq.Context().socket(zmq.REQ); s.RCVTIMEO = 10000; s.connect("tcp://127.0.0.1:15556"); s.send(b"Hello"); assert s.recv() == b"World from 5556"'
+            """;
+
+        Assert.Equal("ran", Check($"<!-- sample: run peer=server:5556/rep port=15556 -->\n{Fence}bash\n{code}\n{Fence}\n"));
+    }
+
     [Theory]
     [InlineData("<!-- sample: skip -->")]
     [InlineData("<!-- sample: skip it -->")]

@@ -15,11 +15,17 @@ public sealed class SampleCheck(DocsSshd sshd, string repositoryRoot)
     /// <summary>How long a Python or shell sample may run.</summary>
     public static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>The text each runnable sample has replaced, and by what (docs/README.md lists the same).</summary>
+    /// <summary>
+    /// The text each runnable sample has replaced, and by what, in this order (docs/README.md
+    /// lists the same): the longer forms first, so <c>tunnel@bastion-host:2222</c> keeps its port.
+    /// </summary>
     public IReadOnlyList<(string Placeholder, string Value)> Placeholders =>
     [
         ("tunnel@bastion.example:22", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
         ("tunnel@bastion-host:2222", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
+        ("tunnel@bastion.example", $"{DocsSshd.User}@127.0.0.1"),
+        ("tunnel@bastion-host", $"{DocsSshd.User}@127.0.0.1"),
+        ("-p 2222", $"-p {sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
         ("SHA256:nsfxU0bT/zhn88YlHc1InfpOGl29+e+mhZw+w8jwgfo", sshd.HostKeyFingerprint),
         ("/home/me/.ssh/id_ed25519", sshd.KeyPath),
         ("/path/to/client_ed25519_key", sshd.KeyPath),
