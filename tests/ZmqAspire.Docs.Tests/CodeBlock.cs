@@ -34,7 +34,7 @@ public sealed record CodeBlock(string File, int Line, string Language, string Co
             var fence = Fence.Match(line);
             if (fence.Success)
             {
-                var (code, close) = ReadBody(lines, i, fence.Groups["fence"].Value, file);
+                var (code, close) = ReadBody(lines, i, fence.Groups["indent"].Value.Length, fence.Groups["fence"].Value, file);
                 var language = fence.Groups["info"].Value.Trim().Split(' ', 2)[0].ToLowerInvariant();
                 blocks.Add(new CodeBlock(file, i + 1, language, code, pending));
                 pending = null;
@@ -63,10 +63,11 @@ public sealed record CodeBlock(string File, int Line, string Language, string Co
             : throw new FormatException($"{file}:{pendingLine}: this sample marker is followed by no code block.");
     }
 
-    // CommonMark: up to three spaces, then at least three backticks or tildes, then the info string.
-    private static readonly Regex Fence = new(@"^ {0,3}(?<fence>`{3,}|~{3,})(?<info>[^`]*)$", RegexOptions.CultureInvariant);
+    // At least three backticks or tildes, then the info string. Any indentation: a fence inside a
+    // list item is indented further than CommonMark's three spaces, and must not escape the check.
+    private static readonly Regex Fence = new(@"^(?<indent> *)(?<fence>`{3,}|~{3,})(?<info>[^`]*)$", RegexOptions.CultureInvariant);
 
-    private static (string Code, int CloseLine) ReadBody(string[] lines, int open, string fence, string file)
+    private static (string Code, int CloseLine) ReadBody(string[] lines, int open, int indent, string fence, string file)
     {
         var body = new StringBuilder();
         for (var j = open + 1; j < lines.Length; j++)
@@ -77,7 +78,10 @@ public sealed record CodeBlock(string File, int Line, string Language, string Co
                 return (body.ToString(), j);
             }
 
-            body.Append(lines[j]).Append('\n');
+            // As CommonMark does: the fence's indentation is removed from each line (Python cares).
+            var line = lines[j];
+            var strip = line.TakeWhile(c => c == ' ').Count();
+            body.Append(line[Math.Min(strip, indent)..]).Append('\n');
         }
 
         throw new FormatException($"{file}:{open + 1}: the code block is never closed.");

@@ -118,6 +118,16 @@ public sealed class HarnessTests(DocsSshd sshd)
     }
 
     [Fact]
+    public void A_block_indented_in_a_list_item_is_found_and_unindented()
+    {
+        var blocks = CodeBlock.Parse("t.md", $"- Step one:\n\n      <!-- sample: run -->\n      {Fence}python\n      if True:\n          print(1)\n      {Fence}\n");
+
+        var block = Assert.Single(blocks);
+        Assert.Equal("if True:\n    print(1)\n", block.Code);
+        Assert.Equal("ran", new SampleCheck(sshd, DocsFiles.Root).Check(block, blocks));
+    }
+
+    [Fact]
     public void A_marker_that_marks_no_block_is_a_format_error()
     {
         Assert.Throws<FormatException>(() => CodeBlock.Parse("t.md", "<!-- sample: compile -->\nSome text.\n"));
