@@ -8,12 +8,12 @@ namespace ZmqAspire.Tunneling;
 /// <c>user@host[:port]</c>, with an IPv6 host in brackets (<c>user@[::1]:2222</c>).
 /// </summary>
 /// <remarks>The host and port follow the same rule as a <see cref="TcpEndpoint"/> target (one host,
-/// not <c>*</c>; a port from 1 to 65535), checked alike by <see cref="Parse"/> and the constructor.</remarks>
+/// not <c>*</c>; a port from 1 to 65535), checked alike by <see cref="Parse"/> (which throws
+/// <see cref="FormatException"/>) and the constructor (which throws <see cref="ArgumentException"/>,
+/// or <see cref="ArgumentOutOfRangeException"/> for the port).</remarks>
 /// <param name="User">The login user name.</param>
 /// <param name="Host">The host name or IP address of the SSH server (IPv6 without brackets).</param>
 /// <param name="Port">The TCP port of the SSH server, 1-65535; 22 unless given.</param>
-/// <exception cref="ArgumentException">The constructor was given an empty user, a host that is not
-/// one host name or address, or a port outside 1-65535.</exception>
 public sealed record SshServerAddress(string User, string Host, int Port = SshServerAddress.DefaultPort)
 {
     /// <summary>The IANA port for SSH.</summary>
