@@ -116,6 +116,11 @@ public sealed class DocsSshd : IDisposable
     private Dictionary<string, string?> ClientHome()
     {
         var home = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "home")).FullName;
+        // paramiko (pyzmq's paramiko=True) reads ~/.ssh through HOME: the same known host and key there.
+        var dotSsh = System.IO.Directory.CreateDirectory(Path.Combine(home, ".ssh")).FullName;
+        File.Copy(KnownHostsPath, Path.Combine(dotSsh, "known_hosts"));
+        File.Copy(KeyPath, Path.Combine(dotSsh, "id_ed25519"));
+        File.SetUnixFileMode(Path.Combine(dotSsh, "id_ed25519"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var config = Path.Combine(home, "ssh_config");
         File.WriteAllText(config, $"""
             Host *
@@ -144,6 +149,8 @@ public sealed class DocsSshd : IDisposable
             ["PATH"] = bin + ":/usr/local/bin:/usr/bin:/bin",
             ["SSH_AUTH_SOCK"] = null,
             ["PYTHONDONTWRITEBYTECODE"] = "1",
+            // pyzmq checks the host key against ~/.ssh/known_hosts and refuses an unknown one.
+            ["PYZMQ_PARAMIKO_HOST_KEY_POLICY"] = "Reject",
         };
     }
 

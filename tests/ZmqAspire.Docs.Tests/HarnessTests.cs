@@ -76,14 +76,17 @@ public sealed class HarnessTests(DocsSshd sshd)
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_python_sample_reaches_a_peer_through_pyzmqs_ssh_tunnel()
+    [Theory]
+    [InlineData("False")] // OpenSSH's ssh -f -L, through the strict ssh wrapper
+    [InlineData("True")] // paramiko, with ~/.ssh/known_hosts
+    public void A_python_sample_reaches_a_peer_through_pyzmqs_ssh_tunnel(string paramiko)
     {
-        var code = """
+        var code = $$"""
             import zmq, zmq.ssh
             socket = zmq.Context().socket(zmq.REQ)
+            socket.RCVTIMEO = 20000
             zmq.ssh.tunnel_connection(socket, "tcp://server:5556", "tunnel@bastion-host:2222",
-                                      keyfile="/path/to/client_ed25519_key", paramiko=False)
+                                      keyfile="/path/to/client_ed25519_key", paramiko={{paramiko}})
             socket.send(b"Hello")
             assert socket.recv() == b"World from 5556"
             """;
