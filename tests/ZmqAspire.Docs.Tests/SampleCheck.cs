@@ -87,8 +87,10 @@ public sealed class SampleCheck(DocsSshd sshd, string repositoryRoot)
         var chain = new List<CodeBlock> { block };
         for (var current = block; current.Marker?.After is { } after;)
         {
-            current = sameFile.SingleOrDefault(b => b.Marker?.Id == after && b.Language == "csharp")
-                ?? throw new InvalidOperationException($"{block.Name}: after={after}, but no C# block of {block.File} has id={after}.");
+            var named = sameFile.Where(b => b.Marker?.Id == after && b.Language == "csharp").ToList();
+            current = named.Count == 1
+                ? named[0]
+                : throw new InvalidOperationException($"{block.Name}: after={after}, but {named.Count} C# blocks of {block.File} have id={after} (one must).");
             if (chain.Contains(current))
             {
                 throw new InvalidOperationException($"{block.Name}: after= goes round in a circle.");
