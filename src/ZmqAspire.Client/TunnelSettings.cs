@@ -72,12 +72,13 @@ public sealed class TunnelSettings
 
     /// <summary>Parses <see cref="RemoteEndpoint"/>: one endpoint per server replica, in the order given.</summary>
     /// <returns>The endpoints; at least one.</returns>
-    /// <exception cref="FormatException">An endpoint is not <c>tcp://host:port</c>, or none is given.</exception>
+    /// <exception cref="FormatException">An endpoint is not a target <c>tcp://host:port</c> (no <c>*</c>, a port
+    /// from 1 to 65535: <see cref="TcpEndpoint.ParseTarget"/>), or none is given.</exception>
     public IReadOnlyList<TcpEndpoint> ParseRemoteEndpoints()
     {
         var endpoints = RemoteEndpoint.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return endpoints.Length > 0
-            ? [.. endpoints.Select(TcpEndpoint.Parse)]
+            ? [.. endpoints.Select(TcpEndpoint.ParseTarget)]
             : throw new FormatException("Tunnel:RemoteEndpoint is empty: give tcp://host:port (comma-separated for several server replicas).");
     }
 

@@ -46,7 +46,7 @@ public sealed partial class DemoPeer(
         }
 
         var sshOptions = tunnel.ToSshTunnelOptions();
-        var remote = TcpEndpoint.Parse(tunnel.RemoteEndpoint);
+        var remote = TcpEndpoint.ParseTarget(tunnel.RemoteEndpoint);
         while (!stoppingToken.IsCancellationRequested)
         {
             using var session = await ConnectAsync(sshOptions, stoppingToken);

@@ -25,14 +25,15 @@ public sealed class LocalForwardSet : IDisposable
     /// <param name="session">The SSH session that carries every forward.</param>
     /// <param name="targets">The targets as the SSH server sees them, <c>tcp://host:port</c>.</param>
     /// <returns>The open set; dispose it after the sockets that use it.</returns>
-    /// <exception cref="FormatException">A target is not <c>tcp://host:port</c>; nothing was opened.</exception>
+    /// <exception cref="FormatException">A target is not a target <c>tcp://host:port</c>
+    /// (see <see cref="TcpEndpoint.ParseTarget"/>); nothing was opened.</exception>
     /// <exception cref="ArgumentException">No target is given.</exception>
     /// <exception cref="SshForwardException">A forward could not be opened; none is left open.</exception>
     public static LocalForwardSet Open(SshTunnelSession session, IEnumerable<string> targets)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(targets);
-        var endpoints = targets.Select(TcpEndpoint.Parse).ToArray(); // parse all before opening any
+        var endpoints = targets.Select(TcpEndpoint.ParseTarget).ToArray(); // parse all before opening any
         if (endpoints.Length == 0)
         {
             throw new ArgumentException("Give at least one target.", nameof(targets));

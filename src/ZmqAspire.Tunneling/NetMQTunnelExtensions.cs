@@ -18,13 +18,14 @@ public static class NetMQTunnelExtensions
     /// <param name="endpoint">The remote endpoint, <c>tcp://host:port</c>, as seen from the SSH server.</param>
     /// <param name="session">The SSH session to carry the forward.</param>
     /// <returns>The forward; dispose it after the socket (or after <c>socket.Disconnect</c>).</returns>
-    /// <exception cref="FormatException"><paramref name="endpoint"/> is not <c>tcp://host:port</c>.</exception>
+    /// <exception cref="FormatException"><paramref name="endpoint"/> is not a target <c>tcp://host:port</c>
+    /// (see <see cref="TcpEndpoint.ParseTarget"/>: no <c>*</c>, a port from 1 to 65535).</exception>
     /// <exception cref="SshForwardException">The forward cannot be opened.</exception>
     public static LocalForward ConnectThroughTunnel(this NetMQSocket socket, string endpoint, SshTunnelSession session)
     {
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentNullException.ThrowIfNull(session);
-        var forward = session.OpenLocalForward(TcpEndpoint.Parse(endpoint));
+        var forward = session.OpenLocalForward(TcpEndpoint.ParseTarget(endpoint));
         try
         {
             socket.Connect(forward.LocalEndpoint.ToString());
@@ -47,13 +48,14 @@ public static class NetMQTunnelExtensions
     /// <param name="options">How to reach and log in to the SSH server.</param>
     /// <param name="cancellationToken">Cancels the connection attempt.</param>
     /// <returns>The session (owning the forward); dispose it after the socket.</returns>
-    /// <exception cref="FormatException"><paramref name="endpoint"/> is not <c>tcp://host:port</c>; nothing was connected.</exception>
+    /// <exception cref="FormatException"><paramref name="endpoint"/> is not a target <c>tcp://host:port</c>
+    /// (see <see cref="TcpEndpoint.ParseTarget"/>); nothing was connected.</exception>
     /// <exception cref="SshTunnelException">Any failure of <see cref="SshTunnelSession.ConnectAsync"/> or of the forward.</exception>
     public static async Task<SshTunnelSession> ConnectThroughTunnelAsync(
         this NetMQSocket socket, string endpoint, SshTunnelOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        _ = TcpEndpoint.Parse(endpoint); // fail fast, before any network traffic
+        _ = TcpEndpoint.ParseTarget(endpoint); // fail fast, before any network traffic
         var session = await SshTunnelSession.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
         try
         {

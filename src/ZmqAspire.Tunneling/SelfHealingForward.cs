@@ -122,7 +122,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <returns>The forward; dispose it to close the listener and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, or <paramref name="remote"/> is a wildcard (<c>*</c> or port 0).</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the port needs.</exception>
     /// <param name="login">Logs in with <paramref name="options"/> (to wrap each attempt, in a span for
     /// example); default <see cref="SshTunnelSession.ConnectAsync"/>. Must throw what it throws.</param>
@@ -142,7 +142,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <param name="login">As for the single-target overload.</param>
     /// <returns>The forward; dispose it to close the listeners and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, or no target is given.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, no target is given, or a target is a wildcard (<c>*</c> or port 0).</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the ports needs.</exception>
     public static SelfHealingForward Start(
         SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions? healing = null, Func<CancellationToken, Task<SshTunnelSession>>? login = null)
@@ -152,6 +152,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         if (remotes.Count == 0)
         {
             throw new ArgumentException("Give at least one target.", nameof(remotes));
+        }
+
+        foreach (var remote in remotes)
+        {
+            TcpEndpoint.RequireTarget(remote, nameof(remotes));
         }
 
         options.Validate();

@@ -10,23 +10,28 @@ public sealed partial class SshTunnelSession
     private readonly List<RemoteForward> _remoteForwards = [];
 
     /// <summary>
-    /// Asks the SSH server to listen on <paramref name="listen"/> (as the server sees it; port 0
-    /// lets the server pick) and to relay every connection it accepts back through this session
-    /// to <paramref name="target"/>, as this process resolves it. This is how a socket that must
+    /// Asks the SSH server to listen on <paramref name="listen"/> (as the server sees it) and to
+    /// relay every connection it accepts back through this session to <paramref name="target"/>,
+    /// as this process resolves it: <c>ssh -R listen:target</c>. This is how a socket that must
     /// <c>bind</c> behind the bastion becomes reachable from the bastion's side.
     /// </summary>
-    /// <param name="listen">Where the SSH server listens, for example <c>tcp://127.0.0.1:0</c>, or
-    /// <c>tcp://0.0.0.0:7000</c> for all of its IPv4 addresses (needs <c>GatewayPorts clientspecified</c>). Servers
-    /// with <c>GatewayPorts no</c> (OpenSSH's default) listen on their loopback whatever is asked.</param>
-    /// <param name="target">Where accepted connections go, for example a local NetMQ socket's <c>tcp://127.0.0.1:5556</c>.</param>
+    /// <param name="listen">Where the SSH server listens; the wildcards are allowed here, as in
+    /// <c>ssh -R</c>: port 0 lets the server pick (<c>tcp://127.0.0.1:0</c>), and <c>tcp://*:7000</c>
+    /// or <c>tcp://0.0.0.0:7000</c> ask for all of its IPv4 addresses (SSH.NET sends the bind address
+    /// as an IP address, so <c>*</c> goes as <c>0.0.0.0</c>; <c>tcp://[::]:7000</c> for IPv6). All
+    /// addresses need <c>GatewayPorts clientspecified</c>; with <c>GatewayPorts no</c> (OpenSSH's default)
+    /// the server listens on its loopback whatever is asked.</param>
+    /// <param name="target">Where accepted connections go, for example a local NetMQ socket's
+    /// <c>tcp://127.0.0.1:5556</c>: one host and a port from 1 to 65535.</param>
     /// <returns>The open remote forward; <see cref="RemoteForward.ServerEndpoint"/> gives the port the server chose.</returns>
+    /// <exception cref="ArgumentException"><paramref name="target"/> is a wildcard (<c>*</c> or port 0).</exception>
     /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
     /// <exception cref="SshForwardException">The server refused the request (for example <c>AllowTcpForwarding local</c>
     /// or a <c>PermitListen</c> that does not match), or the session is down.</exception>
     public RemoteForward OpenRemoteForward(TcpEndpoint listen, TcpEndpoint target)
     {
         ArgumentNullException.ThrowIfNull(listen);
-        ArgumentNullException.ThrowIfNull(target);
+        TcpEndpoint.RequireTarget(target, nameof(target));
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -57,7 +62,9 @@ public sealed partial class SshTunnelSession
     }
 
     private static IPAddress Address(string host) =>
-        IPAddress.TryParse(host.Trim('[', ']'), out var address) ? address : Dns.GetHostAddresses(host)[0];
+        host == TcpEndpoint.AnyHost ? IPAddress.Any
+        : IPAddress.TryParse(host, out var address) ? address
+        : Dns.GetHostAddresses(host)[0];
 
     /// <summary>Cancels a remote forward; called by <see cref="RemoteForward.Dispose"/>.</summary>
     internal void Close(RemoteForward forward, ForwardedPortRemote port)

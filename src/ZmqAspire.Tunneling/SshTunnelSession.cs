@@ -176,11 +176,12 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// </summary>
     /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
     /// <returns>The open forward; connect sockets to its <see cref="LocalForward.LocalEndpoint"/>.</returns>
+    /// <exception cref="ArgumentException"><paramref name="remote"/> is a wildcard (<c>*</c> or port 0), which cannot be connected to.</exception>
     /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
     /// <exception cref="SshForwardException">The SSH connection is down, or the listener cannot be opened.</exception>
     public LocalForward OpenLocalForward(TcpEndpoint remote)
     {
-        ArgumentNullException.ThrowIfNull(remote);
+        TcpEndpoint.RequireTarget(remote, nameof(remote));
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

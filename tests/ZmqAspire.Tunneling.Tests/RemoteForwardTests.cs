@@ -53,6 +53,23 @@ public sealed class RemoteForwardTests(SshdFixture sshd)
         Assert.True(session.IsConnected, "a refused remote forward must not end the session");
     }
 
+    [Fact]
+    public async Task The_XML_docs_listen_endpoint_parses_and_a_wildcard_target_is_refused()
+    {
+        using var server = ReplyServer.Start();
+        await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
+
+        // OpenRemoteForward's documentation suggests tcp://127.0.0.1:0: "let the server pick".
+        using var remote = session.OpenRemoteForward(TcpEndpoint.Parse("tcp://127.0.0.1:0"), TcpEndpoint.Parse(server.Endpoint));
+        Assert.InRange(remote.ServerEndpoint.Port, 1, 65535);
+
+        // A target is connected to: no "*", no port 0 (ssh -R refuses them too).
+        var error = Assert.Throws<ArgumentException>(
+            () => session.OpenRemoteForward(TcpEndpoint.Parse("tcp://127.0.0.1:0"), TcpEndpoint.Parse("tcp://*:5556")));
+        Assert.Contains("'tcp://*:5556' cannot be a target", error.Message, StringComparison.Ordinal);
+        Assert.True(session.IsConnected);
+    }
+
     private static string Listeners(int port) =>
         ProcessRunner.Run("ss", ["-Hltn", $"( sport = :{port} )"]).StandardOutput.Trim();
 }
