@@ -50,12 +50,12 @@ public sealed class DocsSshd : IDisposable
 
         var hostKey = SshKeygen.Generate(Path.Combine(Directory, "ssh_host_ed25519_key"), "ed25519", null, string.Empty, "zmqaspire-docs host");
         HostKeyFingerprint = SshKeygen.Fingerprint(hostKey + ".pub");
-        KeyPath = SshKeygen.Generate(Path.Combine(Directory, "id_ed25519"), "ed25519", null, string.Empty, "zmqaspire-docs client");
+        var clientKey = SshKeygen.Generate(Path.Combine(Directory, "id_ed25519"), "ed25519", null, string.Empty, "zmqaspire-docs client");
 
         // sshd reads authorized_keys as the login user, who cannot enter the root-only directory.
         _authorizedKeysDirectory = System.IO.Directory.CreateTempSubdirectory("zmqaspire-docs-authkeys-").FullName;
         var authorizedKeys = Path.Combine(_authorizedKeysDirectory, "authorized_keys");
-        File.WriteAllText(authorizedKeys, File.ReadAllText(KeyPath + ".pub"));
+        File.WriteAllText(authorizedKeys, File.ReadAllText(clientKey + ".pub"));
         ProcessRunner.RunChecked("/usr/bin/chown", ["-R", $"{User}:", _authorizedKeysDirectory]);
 
         _sshd = new SshdProcess(Path.Combine(Directory, "sshd_config"), Path.Combine(Directory, "sshd.log"),
@@ -63,10 +63,13 @@ public sealed class DocsSshd : IDisposable
         _sshd.Start();
         Port = _sshd.Port;
 
+        // The samples' reader: a local user whose ~/.ssh holds the host key and the client key,
+        // nothing else (OpenSSH reads ~/.ssh from the passwd entry, so a real account it is).
+        Client = LocalAccount.Create();
         var (type, base64) = SshKeygen.ReadPublicKey(hostKey + ".pub");
-        KnownHostsPath = Path.Combine(Directory, "known_hosts");
-        File.WriteAllText(KnownHostsPath, string.Create(CultureInfo.InvariantCulture, $"[{Loopback}]:{Port} {type} {base64}\n"));
-        ClientEnvironment = ClientHome();
+        Client.TrustHostKey(Loopback, Port, $"{type} {base64}");
+        KnownHostsPath = Path.Combine(Client.Home, ".ssh", "known_hosts");
+        KeyPath = Client.InstallIdentity(clientKey);
     }
 
     /// <summary>Gets the fixture's 0700 temp directory (keys, config, log, client home).</summary>
@@ -84,8 +87,12 @@ public sealed class DocsSshd : IDisposable
     /// <summary>Gets a known_hosts file naming sshd's host key as <c>[127.0.0.1]:PORT</c>.</summary>
     public string KnownHostsPath { get; }
 
-    /// <summary>Gets the environment of the Python and shell samples (HOME, PATH with the strict <c>ssh</c> wrapper).</summary>
-    public IReadOnlyDictionary<string, string?> ClientEnvironment { get; }
+    /// <summary>
+    /// Gets the local user the Python and shell samples run as: its <c>~/.ssh/known_hosts</c>
+    /// names sshd's host key and its <c>~/.ssh/id_ed25519</c> is the client key, so pyzmq, paramiko
+    /// and ssh run as they are, with no option or wrapper added.
+    /// </summary>
+    public LocalAccount Client { get; }
 
     /// <summary>Gets the last lines of sshd's log, for failure messages.</summary>
     public string LogTail() => _sshd.Tail();
@@ -94,6 +101,7 @@ public sealed class DocsSshd : IDisposable
     {
         // Also ends the sessions, and with them any ssh a Python sample forked (pyzmq's ssh -f).
         _sshd.Dispose();
+        Client.Dispose();
         NetMQ.NetMQConfig.Cleanup(block: false);
         foreach (var directory in new[] { Directory, _authorizedKeysDirectory })
         {
@@ -106,52 +114,6 @@ public sealed class DocsSshd : IDisposable
                 // Left for the OS temp cleaner.
             }
         }
-    }
-
-    /// <summary>
-    /// ssh reads its config from the passwd home, not HOME, and pyzmq passes no <c>-F</c>: an
-    /// <c>ssh</c> wrapper first on PATH passes ours (as tests/ZmqAspire.Deployment.Tests does).
-    /// </summary>
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private Dictionary<string, string?> ClientHome()
-    {
-        var home = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "home")).FullName;
-        // paramiko (pyzmq's paramiko=True) reads ~/.ssh through HOME: the same known host and key there.
-        var dotSsh = System.IO.Directory.CreateDirectory(Path.Combine(home, ".ssh")).FullName;
-        File.Copy(KnownHostsPath, Path.Combine(dotSsh, "known_hosts"));
-        File.Copy(KeyPath, Path.Combine(dotSsh, "id_ed25519"));
-        File.SetUnixFileMode(Path.Combine(dotSsh, "id_ed25519"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var config = Path.Combine(home, "ssh_config");
-        File.WriteAllText(config, $"""
-            Host *
-              UserKnownHostsFile {KnownHostsPath}
-              GlobalKnownHostsFile /dev/null
-              StrictHostKeyChecking yes
-              BatchMode yes
-              IdentitiesOnly yes
-              # The key a reader's ssh would use by default (~/.ssh/id_ed25519), for `ssh -L` samples without -i.
-              IdentityFile {KeyPath}
-              ControlPath none
-              # pyzmq asks for "sleep N"; the forward is all a sample needs.
-              SessionType none
-              ExitOnForwardFailure yes
-              ServerAliveInterval 5
-              ServerAliveCountMax 2
-            """);
-        var bin = System.IO.Directory.CreateDirectory(Path.Combine(home, "bin")).FullName;
-        var wrapper = Path.Combine(bin, "ssh");
-        // SIGHUP ignored: pyzmq runs `ssh -f` under pexpect, whose pty hang-up can reach the forked ssh.
-        File.WriteAllText(wrapper, $"#!/bin/sh\ntrap '' HUP\nexec /usr/bin/ssh -F '{config}' \"$@\"\n");
-        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        return new Dictionary<string, string?>
-        {
-            ["HOME"] = home,
-            ["PATH"] = bin + ":/usr/local/bin:/usr/bin:/bin",
-            ["SSH_AUTH_SOCK"] = null,
-            ["PYTHONDONTWRITEBYTECODE"] = "1",
-            // pyzmq checks the host key against ~/.ssh/known_hosts and refuses an unknown one.
-            ["PYZMQ_PARAMIKO_HOST_KEY_POLICY"] = "Reject",
-        };
     }
 
     private string Config(int port, string hostKey, string authorizedKeys) =>

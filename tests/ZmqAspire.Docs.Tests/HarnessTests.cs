@@ -76,17 +76,17 @@ public sealed class HarnessTests(DocsSshd sshd)
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("False")] // OpenSSH's ssh -f -L, through the strict ssh wrapper
-    [InlineData("True")] // paramiko, with ~/.ssh/known_hosts
-    public void A_python_sample_reaches_a_peer_through_pyzmqs_ssh_tunnel(string paramiko)
+    [Fact]
+    public void A_python_sample_reaches_a_peer_through_pyzmqs_paramiko_tunnel()
     {
-        var code = $$"""
+        // As the reader runs it: ~/.ssh/known_hosts and the key are all the preparation. (pyzmq's
+        // OpenSSH mode is covered by SeedClientTests: docs/deploy.md says why not here.)
+        var code = """
             import zmq, zmq.ssh
             socket = zmq.Context().socket(zmq.REQ)
             socket.RCVTIMEO = 20000
             zmq.ssh.tunnel_connection(socket, "tcp://server:5556", "tunnel@bastion-host:2222",
-                                      keyfile="/path/to/client_ed25519_key", paramiko={{paramiko}})
+                                      keyfile="/path/to/client_ed25519_key", paramiko=True)
             socket.send(b"Hello")
             assert socket.recv() == b"World from 5556"
             """;

@@ -23,12 +23,14 @@ public sealed class SampleCheck(DocsSshd sshd, string repositoryRoot)
     [
         ("tunnel@bastion.example:22", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
         ("tunnel@bastion-host:2222", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
+        ("tunnel@127.0.0.1:2222", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
         ("tunnel@bastion.example", $"{DocsSshd.User}@127.0.0.1"),
         ("tunnel@bastion-host", $"{DocsSshd.User}@127.0.0.1"),
         ("-p 2222", $"-p {sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
         ("SHA256:nsfxU0bT/zhn88YlHc1InfpOGl29+e+mhZw+w8jwgfo", sshd.HostKeyFingerprint),
         ("/home/me/.ssh/id_ed25519", sshd.KeyPath),
         ("/path/to/client_ed25519_key", sshd.KeyPath),
+        ("/home/me/.zmqaspire/keys/client_ed25519_key", sshd.KeyPath),
         ("/home/me/.ssh/known_hosts", sshd.KnownHostsPath),
     ];
 
@@ -73,7 +75,7 @@ public sealed class SampleCheck(DocsSshd sshd, string repositoryRoot)
             using var peers = new PeerSet(run ? marker.Peers : []);
             var ports = run ? marker.Ports.ToDictionary(p => p, _ => LoopbackPort.Free()) : [];
             var code = run ? Substitute(block.Code, peers, ports) : block.Code;
-            ScriptSample.Run(block.Language, code, checkOnly: !run, repositoryRoot, sshd.ClientEnvironment, ScriptTimeout);
+            ScriptSample.Run(block.Language, code, checkOnly: !run, repositoryRoot, sshd.Client, ScriptTimeout);
             return run ? "ran" : "syntax checked";
         }
 

@@ -5,8 +5,9 @@ namespace ZmqAspire.Docs.Tests;
 
 /// <summary>
 /// Runs a Python sample with <c>/usr/bin/python3</c> (Debian's pyzmq) or a shell sample with
-/// <c>/bin/bash -euo pipefail</c>, from the repository root, with stdin closed and the fixture's
-/// client environment; or only checks its syntax (<c>py_compile</c>, <c>bash -n</c>).
+/// <c>/bin/bash -euo pipefail</c>, from the repository root, as the fixture's client user (a real
+/// local account with no terminal and stdin closed); or only checks its syntax (<c>ast.parse</c>,
+/// <c>bash -n</c>).
 /// </summary>
 public static class ScriptSample
 {
@@ -18,10 +19,10 @@ public static class ScriptSample
     /// <param name="code">The script.</param>
     /// <param name="checkOnly">Only check the syntax.</param>
     /// <param name="workingDirectory">Where it runs (the repository root).</param>
-    /// <param name="environment">Variables to set (null value: remove).</param>
+    /// <param name="account">The local user it runs as.</param>
     /// <param name="timeout">How long it may take; it is killed with its children after that.</param>
     /// <exception cref="InvalidOperationException">The script exited non-zero or did not finish in time.</exception>
-    public static void Run(string language, string code, bool checkOnly, string workingDirectory, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout)
+    public static void Run(string language, string code, bool checkOnly, string workingDirectory, LocalAccount account, TimeSpan timeout)
     {
         var file = Path.Combine(Path.GetTempPath(), $"zmqaspire-docs-{Guid.NewGuid():N}" + (language == "python" ? ".py" : ".sh"));
         File.WriteAllText(file, code);
@@ -34,22 +35,11 @@ public static class ScriptSample
                 (_, false) => ["/bin/bash", "-euo", "pipefail", file],
                 (_, true) => ["/bin/bash", "-n", file],
             };
-            var info = new ProcessStartInfo(command[0]) { WorkingDirectory = workingDirectory };
-            foreach (var argument in command.Skip(1))
+            var asAccount = account.CommandLine(command[0], command[1..], environment: null, workingDirectory);
+            var info = new ProcessStartInfo(asAccount[0]);
+            foreach (var argument in asAccount.Skip(1))
             {
                 info.ArgumentList.Add(argument);
-            }
-
-            foreach (var (key, value) in environment)
-            {
-                if (value is null)
-                {
-                    info.Environment.Remove(key);
-                }
-                else
-                {
-                    info.Environment[key] = value;
-                }
             }
 
             var output = new StringBuilder();

@@ -85,14 +85,18 @@ public sealed class LocalAccount : IDisposable
     /// not waited for.
     /// </summary>
     /// <exception cref="TimeoutException">It ran longer than <paramref name="timeout"/> (it is killed).</exception>
-    public ProcessResult Run(string fileName, IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null) =>
-        ProcessRunner.Run("/usr/bin/setsid", [.. AsAccount(fileName, arguments, environment)], timeout: timeout);
+    public ProcessResult Run(string fileName, IReadOnlyList<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var command = CommandLine(fileName, arguments, environment);
+        return ProcessRunner.Run(command[0], command.Skip(1).ToList(), timeout: timeout);
+    }
 
     /// <summary>Starts a long-running program as the account (as <see cref="Run"/>), its output appended to <paramref name="output"/>.</summary>
     public Process Start(string fileName, IReadOnlyList<string> arguments, StringBuilder output)
     {
-        var info = new ProcessStartInfo("/usr/bin/setsid");
-        foreach (var argument in AsAccount(fileName, arguments, environment: null))
+        var command = CommandLine(fileName, arguments, environment: null);
+        var info = new ProcessStartInfo(command[0]);
+        foreach (var argument in command.Skip(1))
         {
             info.ArgumentList.Add(argument);
         }
@@ -100,18 +104,25 @@ public sealed class LocalAccount : IDisposable
         return ProcessRunner.StartCapturing(info, output);
     }
 
-    /// <summary>Removes the account and its home. Processes it left (a peer's own background ssh) are not touched.</summary>
-    public void Dispose() => ProcessRunner.Run("/usr/sbin/userdel", ["--force", "--remove", Name]);
-
-    private IEnumerable<string> AsAccount(string fileName, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment)
+    /// <summary>
+    /// The command line that runs a program as the account: in a new session with no controlling
+    /// terminal (<c>setsid --wait</c>, so getpass and ssh cannot prompt, and its exit status is
+    /// kept), with the account's uid and groups (<c>runuser</c>), in <paramref name="workingDirectory"/>
+    /// (default: its home), with only <c>HOME</c>, <c>USER</c>, <c>LOGNAME</c>, <c>PATH</c>,
+    /// <c>LANG</c> and <paramref name="environment"/> set.
+    /// </summary>
+    /// <returns>The program (element 0) and its arguments.</returns>
+    public IReadOnlyList<string> CommandLine(string fileName, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment, string? workingDirectory = null)
     {
-        // setsid --wait: a session of its own (no controlling terminal, so getpass and ssh cannot
-        // prompt), and the exit status of the program. runuser: the account's uid and groups.
-        string[] prefix = ["--wait", "/usr/sbin/runuser", "-u", Name, "--", "/usr/bin/env", "-i", "-C", Home,
+        string[] prefix = ["/usr/bin/setsid", "--wait", "/usr/sbin/runuser", "-u", Name, "--", "/usr/bin/env", "-i", "-C", workingDirectory ?? Home,
             $"HOME={Home}", $"USER={Name}", $"LOGNAME={Name}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8"];
         return prefix
             .Concat((environment ?? new Dictionary<string, string>()).Select(e => $"{e.Key}={e.Value}"))
             .Append(fileName)
-            .Concat(arguments);
+            .Concat(arguments)
+            .ToList();
     }
+
+    /// <summary>Removes the account and its home. Processes it left (a peer's own background ssh) are not touched.</summary>
+    public void Dispose() => ProcessRunner.Run("/usr/sbin/userdel", ["--force", "--remove", Name]);
 }
