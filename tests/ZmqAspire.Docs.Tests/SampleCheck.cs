@@ -30,7 +30,7 @@ public sealed class SampleCheck(DocsSshd sshd, string repositoryRoot)
         ("SHA256:nsfxU0bT/zhn88YlHc1InfpOGl29+e+mhZw+w8jwgfo", sshd.HostKeyFingerprint),
         ("/home/me/.ssh/id_ed25519", sshd.KeyPath),
         ("/path/to/client_ed25519_key", sshd.KeyPath),
-        ("/home/me/.zmqaspire/keys/client_ed25519_key", sshd.KeyPath),
+        ("~/.zmqaspire/keys/client_ed25519_key", sshd.KeyPath),
         ("/home/me/.ssh/known_hosts", sshd.KnownHostsPath),
     ];
 
