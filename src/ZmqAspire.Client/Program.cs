@@ -9,6 +9,10 @@ builder.Services.AddOptions<TunnelSettings>().BindConfiguration(TunnelSettings.S
 builder.Services.AddSingleton<IValidateOptions<TunnelSettings>, TunnelSettings.Validator>();
 builder.Services.AddOptions<RequestClientOptions>().BindConfiguration(RequestClientOptions.Section)
     .Validate(o => o.CurveServerKey is null || CurveSecurity.IsPublicKey(o.CurveServerKey), "Client:CurveServerKey is not a CURVE public key (40 characters of Z85).")
+    // Removed, not ignored: whoever set it expects heartbeats it would no longer get.
+    .Validate<IConfiguration>(
+        (_, config) => config["Client:HeartbeatInterval"] is null,
+        "Client:HeartbeatInterval was removed: ZMTP heartbeats drop a REQ socket's connection with NetMQ 4.0.4.5 (docs/reliability.md); unset it.")
     .ValidateOnStart();
 builder.Services.AddSingleton<TunnelState>();
 builder.Services.AddSingleton<ClientCommands>();
