@@ -22,7 +22,7 @@ namespace ZmqAspire.Tunneling;
 /// NetMQ's <c>ReconnectIntervalMax</c> so that it backs off).
 /// </para>
 /// <para>
-/// Host key, credential and key-file errors are not retried: the forward stops and
+/// Host key, credential, key-file and other configuration errors are not retried: the forward stops and
 /// <see cref="Faulted"/> is raised. A target the SSH server cannot reach is reported through
 /// <see cref="ForwardFailed"/> without dropping the session.
 /// </para>
@@ -84,7 +84,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// </summary>
     public event EventHandler<SshForwardException>? ForwardFailed;
 
-    /// <summary>Raised once when the forward gives up: the host key, credentials or key file were refused. See <see cref="Fault"/>.</summary>
+    /// <summary>
+    /// Raised once when the forward gives up: the host key, credentials, key file or other
+    /// configuration was refused (see <see cref="Fault"/>).
+    /// </summary>
     public event EventHandler<SshTunnelException>? Faulted;
 
     /// <summary>Gets the targets as the SSH server sees them, one per local port (all carried by one session).</summary>
@@ -242,15 +245,26 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             {
                 return;
             }
-            catch (SshTunnelException ex)
+            catch (Exception ex)
             {
-                Fault = ex;
-                Faulted?.Invoke(this, ex);
-                _up.TrySetResult();
+                // Not retried: only an unreachable server is (above). Anything else, our own
+                // configuration included, needs a person; it must not end the loop unseen.
+                GiveUp(AsTunnelException(ex));
                 return;
             }
 
-            var reason = await RunSessionAsync(session).ConfigureAwait(false);
+            string reason;
+            try
+            {
+                reason = await RunSessionAsync(session).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!_stop.IsCancellationRequested)
+            {
+                session.Dispose();
+                GiveUp(new SshTunnelException($"The self-healing forward stopped on an unexpected error: {ex.Message}", ex));
+                return;
+            }
+
             if (_stop.IsCancellationRequested)
             {
                 return;
@@ -258,6 +272,20 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
             Disconnected?.Invoke(this, reason);
         }
+    }
+
+    private static SshTunnelException AsTunnelException(Exception ex) => ex switch
+    {
+        SshTunnelException tunnel => tunnel,
+        ArgumentException argument => new SshTunnelConfigurationException(argument.ParamName ?? nameof(SshTunnelOptions), argument.Message, argument),
+        _ => new SshTunnelException($"SSH login failed on an unexpected error: {ex.Message}", ex),
+    };
+
+    private void GiveUp(SshTunnelException fault)
+    {
+        Fault = fault;
+        Faulted?.Invoke(this, fault);
+        _up.TrySetResult();
     }
 
     /// <summary>Relays through one session until it dies; returns why it ended.</summary>

@@ -87,8 +87,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <param name="options">Where to connect and how to log in.</param>
     /// <param name="cancellationToken">Cancels the attempt.</param>
     /// <returns>The logged-in session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, or no credential is available.</exception>
-    /// <exception cref="SshPrivateKeyException">The private key is missing, malformed, or its passphrase is missing or wrong.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete.</exception>
+    /// <exception cref="SshTunnelConfigurationException">No credential is available (no <see cref="SshTunnelOptions.PrivateKeyPath"/>,
+    /// no <see cref="SshTunnelOptions.Password"/>, and no usable default key), or the known_hosts file cannot be read.</exception>
+    /// <exception cref="SshPrivateKeyException">The private key named by <see cref="SshTunnelOptions.PrivateKeyPath"/> is missing,
+    /// malformed, or its passphrase is missing or wrong.</exception>
     /// <exception cref="SshHostKeyRejectedException">The host key is not trusted by <see cref="SshTunnelOptions.HostKey"/>; no credential was sent.</exception>
     /// <exception cref="SshTunnelAuthenticationException">The server refused the credentials.</exception>
     /// <exception cref="SshServerUnreachableException">The server cannot be reached, or the timeout elapsed.</exception>
@@ -98,7 +101,9 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var server = options.Server;
-        var (methods, credentials, methodNames) = SshCredentials.Create(options);
+        options.HostKey.CheckReadable();
+        var loaded = SshCredentials.Create(options);
+        var (methods, credentials, methodNames) = (loaded.Methods, loaded.Owned, loaded.Names);
 
         var info = new ConnectionInfo(server.Host, server.Port, server.User, methods) { Timeout = options.ConnectTimeout };
         if (SshFastPath.Enabled)
@@ -145,12 +150,12 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         {
             client.Dispose();
             Array.ForEach(credentials, c => c.Dispose());
-            throw Translate(ex, server, methodNames, rejection, options.ConnectTimeout, cancellationToken);
+            throw Translate(ex, server, methodNames, loaded.Description, rejection, options.ConnectTimeout, cancellationToken);
         }
     }
 
     private static Exception Translate(
-        Exception ex, SshServerAddress server, string[] methods, SshHostKeyRejectedException? rejection, TimeSpan timeout, CancellationToken cancellationToken)
+        Exception ex, SshServerAddress server, string[] methods, string credentials, SshHostKeyRejectedException? rejection, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (rejection is not null)
         {
@@ -162,7 +167,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             OperationCanceledException when cancellationToken.IsCancellationRequested => ex,
             OperationCanceledException or SshOperationTimeoutException =>
                 new SshServerUnreachableException(server, timedOut: true, $"no SSH handshake within {timeout.TotalSeconds:0.###} s", ex),
-            SshAuthenticationException => new SshTunnelAuthenticationException(server, methods, ex),
+            SshAuthenticationException => new SshTunnelAuthenticationException(server, methods, credentials, ex),
             SocketException se => new SshServerUnreachableException(server, timedOut: se.SocketErrorCode == SocketError.TimedOut, se.Message, ex),
             SshConnectionException => new SshServerUnreachableException(server, timedOut: false, $"the SSH handshake failed ({ex.Message})", ex),
             _ => ex,
