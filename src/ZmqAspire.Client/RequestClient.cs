@@ -59,7 +59,14 @@ public sealed partial class RequestClient(
             // Host key, credential and key-file errors are not retried: they need a person.
             LogTunnelFailed(e, e.Message);
             state.Down(e.Message);
-            running.Cancel();
+            try
+            {
+                running.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Events are raised on their own thread: this one can come after ExecuteAsync ended.
+            }
         };
         commands.ReconnectRequested += forward.Reconnect;
         try

@@ -22,11 +22,13 @@ namespace ZmqAspire.Tunneling;
 /// NetMQ's <c>ReconnectIntervalMax</c> so that it backs off).
 /// </para>
 /// <para>
-/// Host key, credential, key-file and other configuration errors are not retried: the forward stops and
-/// <see cref="Faulted"/> is raised. A target the SSH server cannot reach is reported through
-/// <see cref="ForwardFailed"/> without dropping the session.
+/// Host key, credential, key-file and other configuration errors are not retried: the forward
+/// stops and <see cref="Faulted"/> is raised. A target the SSH server cannot reach is reported
+/// through <see cref="ForwardFailed"/> without dropping the session.
 /// </para>
-/// Thread-safe. Events are raised on background threads.
+/// Thread-safe. Events are raised one at a time, in order, on a thread-pool thread (never on
+/// SSH.NET's receive thread nor on the forward's own loop): a handler may block or dispose the
+/// forward.
 /// </remarks>
 public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 {
@@ -38,6 +40,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     private readonly SelfHealingForwardOptions _healing;
     private readonly ForwardListener[] _listeners;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SerialEvents _events = new();
     private readonly Task _supervisor;
     private volatile Current? _current;
     private volatile CancellationTokenSource _reconnect = new();
@@ -69,24 +72,29 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _supervisor = Task.Run(SuperviseAsync);
     }
 
-    /// <summary>Raised when a session is up and relaying (the first one, and every one after a reconnect).</summary>
+    /// <summary>Raised when a session is up and relaying (the first one, and every one after a reconnect). On a thread-pool thread.</summary>
     public event EventHandler<SshTunnelSession>? Connected;
 
-    /// <summary>Raised when the session is lost, with why in words; a new login follows.</summary>
+    /// <summary>Raised when the session is lost, with why in words; a new login follows. On a thread-pool thread.</summary>
     public event EventHandler<string>? Disconnected;
 
-    /// <summary>Raised for each failed login attempt that will be retried (the server is unreachable), with the wait before the next.</summary>
+    /// <summary>
+    /// Raised for each failed login attempt that will be retried (the server is unreachable, or
+    /// its name does not resolve: <see cref="SshServerUnreachableException.NameNotResolved"/>),
+    /// with the wait before the next; so at most once per backoff delay. On a thread-pool thread.
+    /// </summary>
     public event EventHandler<(SshServerUnreachableException Error, TimeSpan RetryDelay)>? ConnectRetry;
 
     /// <summary>
     /// Raised when a connection could not be relayed: the SSH server refused the channel (the
-    /// target is down or not permitted, RFC 4254 section 5.1) or SSH.NET reported an error.
+    /// target is down or not permitted, RFC 4254 section 5.1) or SSH.NET reported an error. On a
+    /// thread-pool thread.
     /// </summary>
     public event EventHandler<SshForwardException>? ForwardFailed;
 
     /// <summary>
     /// Raised once when the forward gives up: the host key, credentials, key file or other
-    /// configuration was refused (see <see cref="Fault"/>).
+    /// configuration was refused (see <see cref="Fault"/>). On a thread-pool thread.
     /// </summary>
     public event EventHandler<SshTunnelException>? Faulted;
 
@@ -113,6 +121,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     /// <summary>Gets the error that stopped the forward for good, if any.</summary>
     public SshTunnelException? Fault { get; private set; }
+
+    /// <summary>
+    /// Gets why the last login attempt failed (for example an
+    /// <see cref="SshServerUnreachableException"/> saying "name not resolved"), or
+    /// <see langword="null"/> while a session is up or before the first attempt ended.
+    /// </summary>
+    public SshTunnelException? LastError { get; private set; }
 
     /// <summary>Gets how many sessions have been up so far (1 after the first login; each reconnect adds one).</summary>
     public int SessionCount => Volatile.Read(ref _sessions);
@@ -161,11 +176,36 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         return new SelfHealingForward(options, login, [.. remotes], healing ?? new SelfHealingForwardOptions());
     }
 
+    /// <summary>Waits until a session is up, at most <paramref name="timeout"/>.</summary>
+    /// <param name="timeout">How long to wait; positive or <see cref="Timeout.InfiniteTimeSpan"/>.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The session.</returns>
+    /// <exception cref="TimeoutException">No session was up in time; the message says why the last
+    /// login failed (for example "name not resolved"), and <see cref="Exception.InnerException"/>
+    /// is <see cref="LastError"/>. The forward keeps trying.</exception>
+    /// <exception cref="SshTunnelException">The forward gave up (<see cref="Fault"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The forward was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<SshTunnelSession> WaitUntilUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await WaitUntilUpAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            var last = LastError;
+            var why = last is null ? "no login attempt has failed yet" : $"last attempt: {last.Message}";
+            throw new TimeoutException($"The SSH tunnel to {_options.Server} was not up within {timeout.TotalSeconds:0.###} s; {why}", last ?? (Exception)ex);
+        }
+    }
+
     /// <summary>Waits until a session is up.</summary>
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The session.</returns>
     /// <exception cref="SshTunnelException">The forward gave up (<see cref="Fault"/>).</exception>
     /// <exception cref="ObjectDisposedException">The forward was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<SshTunnelSession> WaitUntilUpAsync(CancellationToken cancellationToken = default)
     {
         while (true)
@@ -188,7 +228,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <summary>Drops the current session and logs in again (the dashboard's "Reconnect tunnel"); the local port stays.</summary>
     public void Reconnect() => _reconnect.Cancel();
 
-    /// <summary>Closes the listener, the relayed connections and the session.</summary>
+    /// <summary>
+    /// Closes the listener, the relayed connections and the session. Safe from an
+    /// event handler of the forward or its session (events are raised off the threads it waits for).
+    /// </summary>
     public void Dispose()
     {
         if (_stop.IsCancellationRequested)
@@ -198,9 +241,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
         _stop.Cancel();
         Array.ForEach(_listeners, l => l.Dispose());
+        // The loop never faults (every error becomes Fault); this waits for it to let go of the session.
         _supervisor.Wait(TimeSpan.FromSeconds(5));
         _current?.Session.Dispose();
         _up.TrySetResult();
+        _events.Complete();
     }
 
     /// <inheritdoc cref="Dispose"/>
@@ -227,7 +272,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 {
                     if (args.Outcome.Exception is SshServerUnreachableException error)
                     {
-                        ConnectRetry?.Invoke(this, (error, args.RetryDelay));
+                        LastError = error;
+                        var delay = args.RetryDelay;
+                        Raise(() => ConnectRetry?.Invoke(this, (error, delay)));
                     }
 
                     return default;
@@ -270,7 +317,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 return;
             }
 
-            Disconnected?.Invoke(this, reason);
+            Raise(() => Disconnected?.Invoke(this, reason));
         }
     }
 
@@ -284,20 +331,25 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     private void GiveUp(SshTunnelException fault)
     {
         Fault = fault;
-        Faulted?.Invoke(this, fault);
+        LastError = fault;
+        Raise(() => Faulted?.Invoke(this, fault));
         _up.TrySetResult();
     }
+
+    private void Raise(Action raise) => _events.Post(raise);
 
     /// <summary>Relays through one session until it dies; returns why it ended.</summary>
     private async Task<string> RunSessionAsync(SshTunnelSession session)
     {
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
-        void OnRefused(object? sender, SshForwardException e) => ForwardFailed?.Invoke(this, e);
+        void OnRefused(object? sender, SshForwardException e) => Raise(() => ForwardFailed?.Invoke(this, e));
+
         void OnPortError(object? sender, ExceptionEventArgs e)
         {
             var remote = sender is ForwardedPortLocal p ? new TcpEndpoint(p.Host, (int)p.Port) : Remote;
-            ForwardFailed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
+            var error = new SshForwardException(remote, e.Exception.Message, e.Exception);
+            Raise(() => ForwardFailed?.Invoke(this, error));
             if (e.Exception is SshOperationTimeoutException)
             {
                 // The server took no new channel in time: it is not answering (paused, cut off).
@@ -314,7 +366,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
         catch (SshForwardException ex)
         {
-            ForwardFailed?.Invoke(this, ex);
+            Raise(() => ForwardFailed?.Invoke(this, ex));
             DisposeInBackground(session);
             await Task.Delay(_healing.ReconnectDelay, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return ex.Message;
@@ -327,8 +379,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         _current = new Current(session, ports);
+        LastError = null;
         Interlocked.Increment(ref _sessions);
-        Connected?.Invoke(this, session);
+        Raise(() => Connected?.Invoke(this, session));
         _up.TrySetResult();
         string reason;
         try

@@ -111,6 +111,9 @@ public sealed class SshTunnelAuthenticationException : SshTunnelException
 /// </summary>
 public sealed class SshServerUnreachableException : SshTunnelException
 {
+    /// <summary>The words the message uses when the server's host name does not resolve.</summary>
+    public const string NameNotResolvedText = "name not resolved";
+
     /// <summary>Creates the exception.</summary>
     /// <param name="server">The server that could not be reached.</param>
     /// <param name="timedOut"><see langword="true"/> when the connect timeout elapsed.</param>
@@ -128,6 +131,9 @@ public sealed class SshServerUnreachableException : SshTunnelException
 
     /// <summary>Gets a value indicating whether the connect timeout elapsed (as opposed to an immediate refusal).</summary>
     public bool TimedOut { get; }
+
+    /// <summary>Gets a value indicating whether the server's host name did not resolve (DNS), as opposed to an address that did not answer.</summary>
+    public bool NameNotResolved { get; init; }
 }
 
 /// <summary>A private key file could not be used: missing, malformed, encrypted with no passphrase given, or a wrong passphrase.</summary>

@@ -10,7 +10,10 @@ namespace ZmqAspire.Tunneling;
 /// </summary>
 /// <remarks>
 /// Thread-safe. Dispose it after the sockets that use its forwards, to close every listener and
-/// the SSH connection; no process is started, so nothing can be orphaned.
+/// the SSH connection; no process is started, so nothing can be orphaned. Its events
+/// (<see cref="ErrorOccurred"/>, <see cref="ChannelOpenFailed"/>, <see cref="LocalForward.Failed"/>)
+/// are raised one at a time, in order, on a thread-pool thread, never on SSH.NET's receive thread:
+/// a handler may block or dispose the session.
 /// </remarks>
 public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 {
@@ -19,6 +22,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private readonly QuickAck? _quickAck;
     private readonly List<LocalForward> _forwards = [];
     private readonly Lock _gate = new();
+    private readonly SerialEvents _events = new();
     private bool _disposed;
 
     private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint, QuickAck? quickAck)
@@ -28,10 +32,16 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         _quickAck = quickAck;
         Server = server;
         HostKeyFingerprint = fingerprint;
-        _client.ErrorOccurred += (_, e) => ErrorOccurred?.Invoke(this, e.Exception);
+        // SSH.NET raises this on its receive thread, which Dispose (Disconnect) waits for: a
+        // handler that disposed the session there would wait for itself.
+        _client.ErrorOccurred += (_, e) => _events.Post(() => ErrorOccurred?.Invoke(this, e.Exception));
     }
 
-    /// <summary>Raised when the SSH connection fails after it was established (for example the server went away).</summary>
+    /// <summary>
+    /// Raised when the SSH connection fails after it was established (for example the server went
+    /// away). Raised on a thread-pool thread, after SSH.NET's receive thread has moved on: the
+    /// handler may dispose the session.
+    /// </summary>
     public event EventHandler<Exception>? ErrorOccurred;
 
     /// <summary>Gets the SSH server this session is logged in to.</summary>
@@ -94,7 +104,8 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// malformed, or its passphrase is missing or wrong.</exception>
     /// <exception cref="SshHostKeyRejectedException">The host key is not trusted by <see cref="SshTunnelOptions.HostKey"/>; no credential was sent.</exception>
     /// <exception cref="SshTunnelAuthenticationException">The server refused the credentials.</exception>
-    /// <exception cref="SshServerUnreachableException">The server cannot be reached, or the timeout elapsed.</exception>
+    /// <exception cref="SshServerUnreachableException">The server cannot be reached (its name does not resolve, the
+    /// connection is refused, no route), or the timeout elapsed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<SshTunnelSession> ConnectAsync(SshTunnelOptions options, CancellationToken cancellationToken = default)
     {
@@ -143,7 +154,8 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
-            ChannelOpenFailures.TrySubscribe(client, session.ReportChannelOpenFailure);
+            ChannelOpenFailures.TrySubscribe(client, (reason, description) =>
+                session._events.Post(() => session.ReportChannelOpenFailure(reason, description)));
             return session;
         }
         catch (Exception ex)
@@ -168,6 +180,9 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             OperationCanceledException or SshOperationTimeoutException =>
                 new SshServerUnreachableException(server, timedOut: true, $"no SSH handshake within {timeout.TotalSeconds:0.###} s", ex),
             SshAuthenticationException => new SshTunnelAuthenticationException(server, methods, credentials, ex),
+            // The resolver's own words ("Name or service not known") do not say it was the name.
+            SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData } se =>
+                new SshServerUnreachableException(server, timedOut: false, $"{SshServerUnreachableException.NameNotResolvedText} ({se.Message})", ex) { NameNotResolved = true },
             SocketException se => new SshServerUnreachableException(server, timedOut: se.SocketErrorCode == SocketError.TimedOut, se.Message, ex),
             SshConnectionException => new SshServerUnreachableException(server, timedOut: false, $"the SSH handshake failed ({ex.Message})", ex),
             _ => ex,
@@ -288,6 +303,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         _quickAck?.Dispose();
         _client.Dispose();
         Array.ForEach(_credentials, c => c.Dispose());
+        _events.Complete();
     }
 
     /// <inheritdoc cref="Dispose"/>
