@@ -54,6 +54,11 @@ public sealed partial class RequestClient(
             LogConnectRetry(e.RetryDelay.TotalSeconds, e.Error.Message);
         };
         forward.ForwardFailed += (_, e) => RecordForwardFailure(e);
+        forward.ForwardRecovered += (_, target) =>
+        {
+            state.ForwardRecovered();
+            LogForwardRecovered(target.ToString());
+        };
         forward.Faulted += (_, e) =>
         {
             // Host key, credential and key-file errors are not retried: they need a person.
@@ -154,6 +159,9 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Error, Message = "A request lane failed; starting it again")]
     private partial void LogLoopFailed(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Forward failed: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forward failed: {Reason}; new connections are held and retried with backoff")]
     private partial void LogForwardFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Forward to {Target} relays again")]
+    private partial void LogForwardRecovered(string target);
 }

@@ -17,14 +17,21 @@ namespace ZmqAspire.Tunneling;
 /// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
 /// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), or when opening a
 /// channel for a new connection times out (end-to-end liveness: a bastion that stopped
-/// answering, which SSH keep-alives alone do not reveal since SSH.NET's get no reply). Connections
-/// accepted while there is no session are closed at once; the connecting socket retries (set
-/// NetMQ's <c>ReconnectIntervalMax</c> so that it backs off).
+/// answering, which SSH keep-alives alone do not reveal since SSH.NET's get no reply).
+/// </para>
+/// <para>
+/// During an outage connections are held, not closed at once (which NetMQ takes for a
+/// successful connect, resetting its reconnect backoff: a reconnect storm). Connections accepted
+/// while there is no session are parked and relayed when a session is up again; while the
+/// target refuses channels, new connections wait until the next try on a backoff from
+/// <see cref="SelfHealingForwardOptions.ReconnectDelay"/> to
+/// <see cref="SelfHealingForwardOptions.MaxReconnectDelay"/> (<see cref="ConnectionGate"/>).
 /// </para>
 /// <para>
 /// Host key, credential, key-file and other configuration errors are not retried: the forward
 /// stops and <see cref="Faulted"/> is raised. A target the SSH server cannot reach is reported
-/// through <see cref="ForwardFailed"/> without dropping the session.
+/// once through <see cref="ForwardFailed"/>, without dropping the session, and its recovery
+/// through <see cref="ForwardRecovered"/>.
 /// </para>
 /// Thread-safe. Events are raised one at a time, in order, on a thread-pool thread (never on
 /// SSH.NET's receive thread nor on the forward's own loop): a handler may block or dispose the
@@ -41,6 +48,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     private readonly ForwardListener[] _listeners;
     private readonly CancellationTokenSource _stop = new();
     private readonly SerialEvents _events = new();
+    private readonly ConnectionGate _gate;
     private readonly Task _supervisor;
     private volatile Current? _current;
     private volatile CancellationTokenSource _reconnect = new();
@@ -54,12 +62,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _healing = healing;
         Remotes = remotes;
         _listeners = new ForwardListener[remotes.Count];
+        _gate = new ConnectionGate(remotes.Count, healing);
         try
         {
             for (var i = 0; i < remotes.Count; i++)
             {
                 var lane = i;
-                _listeners[i] = ForwardListener.StartDetached(remotes[i], () => _current?.Ports[lane]);
+                _listeners[i] = ForwardListener.StartDetached(remotes[i], () => _gate.WaitForPort(lane));
             }
         }
         catch
@@ -86,15 +95,20 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public event EventHandler<(SshServerUnreachableException Error, TimeSpan RetryDelay)>? ConnectRetry;
 
     /// <summary>
-    /// Raised when a connection could not be relayed: the SSH server refused the channel (the
-    /// target is down or not permitted, RFC 4254 section 5.1) or SSH.NET reported an error. On a
-    /// thread-pool thread.
+    /// Raised when connections to a target cannot be relayed: once when the SSH server starts
+    /// refusing its channels (the target is down or not permitted, RFC 4254 section 5.1; not
+    /// again for each refusal until <see cref="ForwardRecovered"/>), and whenever SSH.NET reports
+    /// an error relaying a connection. On a thread-pool thread.
     /// </summary>
     public event EventHandler<SshForwardException>? ForwardFailed;
 
+    /// <summary>Raised with the target when the SSH server opens a channel to it again after refusing. On a thread-pool thread.</summary>
+    public event EventHandler<TcpEndpoint>? ForwardRecovered;
+
     /// <summary>
     /// Raised once when the forward gives up: the host key, credentials, key file or other
-    /// configuration was refused (see <see cref="Fault"/>). On a thread-pool thread.
+    /// configuration was refused (see <see cref="Fault"/>). Its local ports are closed then, so
+    /// connecting sockets are refused and back off. On a thread-pool thread.
     /// </summary>
     public event EventHandler<SshTunnelException>? Faulted;
 
@@ -134,7 +148,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Opens the local listener at once and starts logging in in the background; connections
-    /// made before the first login are closed, and the connecting socket retries.
+    /// made before the first login are parked and relayed once it is up.
     /// </summary>
     /// <param name="options">How to reach and log in to the SSH server.</param>
     /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
@@ -229,7 +243,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public void Reconnect() => _reconnect.Cancel();
 
     /// <summary>
-    /// Closes the listener, the relayed connections and the session. Safe from an
+    /// Closes the listener, the connections waiting or relayed and the session. Safe from an
     /// event handler of the forward or its session (events are raised off the threads it waits for).
     /// </summary>
     public void Dispose()
@@ -240,6 +254,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         _stop.Cancel();
+        _gate.Stop();
         Array.ForEach(_listeners, l => l.Dispose());
         // The loop never faults (every error becomes Fault); this waits for it to let go of the session.
         _supervisor.Wait(TimeSpan.FromSeconds(5));
@@ -332,6 +347,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     {
         Fault = fault;
         LastError = fault;
+        _gate.Stop();
+        // Closed, not accepting and closing: a refused connect keeps NetMQ's own backoff.
+        Array.ForEach(_listeners, l => l.Dispose());
         Raise(() => Faulted?.Invoke(this, fault));
         _up.TrySetResult();
     }
@@ -342,8 +360,35 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     private async Task<string> RunSessionAsync(SshTunnelSession session)
     {
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outagesToReport = new System.Collections.Concurrent.ConcurrentQueue<int>();
         void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
-        void OnRefused(object? sender, SshForwardException e) => Raise(() => ForwardFailed?.Invoke(this, e));
+        void OnAnswered(bool confirmed)
+        {
+            // On SSH.NET's receive thread, before the refusal's own event (OnRefused) is raised.
+            if (_gate.Answered(confirmed) is not { } change)
+            {
+                return;
+            }
+
+            if (change.Reachable)
+            {
+                Raise(() => ForwardRecovered?.Invoke(this, Remotes[change.Target]));
+            }
+            else
+            {
+                outagesToReport.Enqueue(change.Target);
+            }
+        }
+
+        void OnRefused(object? sender, SshForwardException e)
+        {
+            // Once per outage of a target: the refusals that follow while it stays down are not news.
+            if (outagesToReport.TryDequeue(out var target))
+            {
+                var error = e.Remote == Remotes[target] ? e : new SshForwardException(Remotes[target], e.Message, e);
+                Raise(() => ForwardFailed?.Invoke(this, error));
+            }
+        }
 
         void OnPortError(object? sender, ExceptionEventArgs e)
         {
@@ -359,6 +404,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
         session.ErrorOccurred += OnError;
         session.ChannelOpenFailed += OnRefused;
+        session.ChannelOpenAnswered += OnAnswered;
         ForwardedPortLocal[] ports;
         try
         {
@@ -367,6 +413,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         catch (SshForwardException ex)
         {
             Raise(() => ForwardFailed?.Invoke(this, ex));
+            session.ChannelOpenAnswered -= OnAnswered;
             DisposeInBackground(session);
             await Task.Delay(_healing.ReconnectDelay, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return ex.Message;
@@ -380,6 +427,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
         _current = new Current(session, ports);
         LastError = null;
+        _gate.SessionUp(ports);
         Interlocked.Increment(ref _sessions);
         Raise(() => Connected?.Invoke(this, session));
         _up.TrySetResult();
@@ -413,9 +461,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         {
             _up = NewSignal();
             _current = null;
+            _gate.SessionDown();
             Array.ForEach(ports, p => p.Exception -= OnPortError);
             session.ErrorOccurred -= OnError;
             session.ChannelOpenFailed -= OnRefused;
+            session.ChannelOpenAnswered -= OnAnswered;
         }
 
         if (_stop.IsCancellationRequested)

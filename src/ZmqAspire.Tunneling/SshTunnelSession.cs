@@ -44,6 +44,13 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// </summary>
     public event EventHandler<Exception>? ErrorOccurred;
 
+    /// <summary>
+    /// Raised synchronously on SSH.NET's receive thread when the server answers a channel open
+    /// (true: confirmed; false: refused), before the thread waiting for the answer is woken. For
+    /// <see cref="ConnectionGate"/>; a handler must not block.
+    /// </summary>
+    internal event Action<bool>? ChannelOpenAnswered;
+
     /// <summary>Gets the SSH server this session is logged in to.</summary>
     public SshServerAddress Server { get; }
 
@@ -155,7 +162,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
             ChannelOpenFailures.TrySubscribe(client, (reason, description) =>
-                session._events.Post(() => session.ReportChannelOpenFailure(reason, description)));
+            {
+                session.ChannelOpenAnswered?.Invoke(false);
+                session._events.Post(() => session.ReportChannelOpenFailure(reason, description));
+            });
+            ChannelOpenConfirmations.TrySubscribe(client, () => session.ChannelOpenAnswered?.Invoke(true));
             return session;
         }
         catch (Exception ex)
