@@ -108,9 +108,22 @@ public sealed class TunnelSettings
                     _ => ex.Message,
                 });
             }
+            catch (ArgumentException ex) when (ex.ParamName == nameof(SshTunnelOptions.ConnectTimeout))
+            {
+                errors.Add($"Tunnel:ConnectTimeout: {ex.Message}");
+            }
             catch (Exception ex) when (ex is FormatException or ArgumentException)
             {
                 errors.Add(ex.Message);
+            }
+
+            try
+            {
+                options.ToHealingOptions().Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"Tunnel:ReconnectDelay / Tunnel:MaxReconnectDelay: {ex.Message}");
             }
 
             try

@@ -154,7 +154,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <returns>The forward; dispose it to close the listener and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, or a timing in <paramref name="healing"/> is out of range.</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the port needs.</exception>
     /// <param name="login">Logs in with <paramref name="options"/> (to wrap each attempt, in a span for
     /// example); default <see cref="SshTunnelSession.ConnectAsync"/>. Must throw what it throws.</param>
@@ -174,7 +174,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <param name="login">As for the single-target overload.</param>
     /// <returns>The forward; dispose it to close the listeners and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, or no target is given.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, a timing in <paramref name="healing"/> is out of range, or no target is given.</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the ports needs.</exception>
     public static SelfHealingForward Start(
         SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions? healing = null, Func<CancellationToken, Task<SshTunnelSession>>? login = null)
@@ -187,7 +187,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         options.Validate();
-        return new SelfHealingForward(options, login, [.. remotes], healing ?? new SelfHealingForwardOptions());
+        healing ??= new SelfHealingForwardOptions();
+        // Checked here: the loop builds its retry pipeline from these, where a bad value would end it.
+        healing.Validate();
+        return new SelfHealingForward(options, login, [.. remotes], healing);
     }
 
     /// <summary>Waits until a session is up, at most <paramref name="timeout"/>.</summary>

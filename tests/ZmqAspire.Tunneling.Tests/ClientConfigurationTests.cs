@@ -55,6 +55,17 @@ public sealed class ClientConfigurationTests(SshdFixture sshd, ITestOutputHelper
         Assert.Contains("no_such_known_hosts", log, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Tunnel__ReconnectDelay", "-00:00:01", "Tunnel:ReconnectDelay")]
+    [InlineData("Tunnel__MaxReconnectDelay", "00:00:00.1", "Tunnel:ReconnectDelay / Tunnel:MaxReconnectDelay")]
+    [InlineData("Tunnel__ConnectTimeout", "00:00:00", "Tunnel:ConnectTimeout")]
+    public async Task A_timing_out_of_range_stops_the_client_naming_the_setting(string variable, string value, string named)
+    {
+        var log = await RunUntilExitAsync(new Dictionary<string, string?> { [variable] = value });
+
+        Assert.Contains(named, log, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_removed_heartbeat_setting_stops_the_client_naming_it()
     {

@@ -34,6 +34,18 @@ public sealed class SupervisorFaultTests(SshdFixture sshd, ITestOutputHelper out
     }
 
     [Fact]
+    public void Reconnect_timings_out_of_range_are_refused_at_start()
+    {
+        // Before, Start returned and the loop died building its retry pipeline: no Faulted,
+        // WaitUntilUpAsync waiting for ever, Dispose throwing AggregateException.
+        var healing = new SelfHealingForwardOptions { ReconnectDelay = TimeSpan.FromSeconds(-1) };
+
+        var ex = Assert.Throws<ArgumentException>(() => SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), new TcpEndpoint("127.0.0.1", 1), healing));
+
+        Assert.Equal(nameof(SelfHealingForwardOptions.ReconnectDelay), ex.ParamName);
+    }
+
+    [Fact]
     public async Task A_bastion_name_that_does_not_resolve_is_retried_and_said_plainly()
     {
         var options = sshd.Options(ClientKey.Ed25519);
