@@ -23,5 +23,16 @@ builder.Services.AddHostedService<RequestClient>();
 var app = builder.Build();
 app.MapHealthChecks("/health", new() { ResponseWriter = HealthReportWriter.WriteAsync });
 app.MapHealthChecks("/alive", new() { Predicate = check => check.Tags.Contains(ServiceDefaultsExtensions.LiveTag) });
-app.MapClientCommands(app.Services.GetRequiredService<IOptions<RequestClientOptions>>().Value.CommandToken);
-app.Run();
+try
+{
+    app.MapClientCommands(app.Services.GetRequiredService<IOptions<RequestClientOptions>>().Value.CommandToken);
+    app.Run();
+    return 0;
+}
+catch (OptionsValidationException ex)
+{
+    // A configuration error: each message names its setting. Said once, plainly, with exit code 2
+    // (not an unhandled exception's abort and stack trace), for whoever reads the container's log.
+    Console.Error.WriteLine($"ZmqAspire.Client cannot start: {string.Join(" ", ex.Failures)}");
+    return 2;
+}

@@ -97,7 +97,9 @@ public sealed class ClientConfigurationTests(SshdFixture sshd, ITestOutputHelper
             client.WaitForExit(); // the output is read to its end
             var text = ClientProcess.Text(log);
             output.WriteLine($"exited {client.ExitCode} after {watch.Elapsed.TotalSeconds:0.0} s:\n{text}");
-            Assert.NotEqual(0, client.ExitCode);
+            // 2: a configuration error, said plainly (not an unhandled exception's abort, 134).
+            Assert.Equal(2, client.ExitCode);
+            Assert.Contains("ZmqAspire.Client cannot start: ", text, StringComparison.Ordinal);
             return text;
         }
         finally
