@@ -11,9 +11,10 @@ namespace ZmqAspire.Tunneling;
 /// <remarks>
 /// Thread-safe. Dispose it after the sockets that use its forwards, to close every listener and
 /// the SSH connection; no process is started, so nothing can be orphaned. Its events
-/// (<see cref="ErrorOccurred"/>, <see cref="ChannelOpenFailed"/>, <see cref="LocalForward.Failed"/>)
-/// are raised one at a time, in order, on a thread-pool thread, never on SSH.NET's receive thread:
-/// a handler may block or dispose the session.
+/// (<see cref="ErrorOccurred"/>, <see cref="ChannelOpenFailed"/>) are raised one at a time, in
+/// order, on a thread-pool thread, never on SSH.NET's receive thread: a handler may block or
+/// dispose the session. <see cref="LocalForward.Failed"/> is raised on that thread for a refused
+/// channel, and on the connection's relay thread for an error SSH.NET reports while relaying.
 /// </remarks>
 public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 {
