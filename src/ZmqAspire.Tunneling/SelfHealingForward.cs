@@ -35,7 +35,7 @@ namespace ZmqAspire.Tunneling;
 /// </para>
 /// Thread-safe. Events are raised one at a time, in order, on a thread-pool thread (never on
 /// SSH.NET's receive thread nor on the forward's own loop): a handler may block or dispose the
-/// forward.
+/// forward. An exception a handler throws is not caught: it is unhandled, as on any thread.
 /// </remarks>
 public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 {

@@ -13,7 +13,7 @@ namespace ZmqAspire.Tunneling;
 /// the SSH connection; no process is started, so nothing can be orphaned. Its events
 /// (<see cref="ErrorOccurred"/>, <see cref="ChannelOpenFailed"/>) are raised one at a time, in
 /// order, on a thread-pool thread, never on SSH.NET's receive thread: a handler may block or
-/// dispose the session. <see cref="LocalForward.Failed"/> is raised on that thread for a refused
+/// dispose the session, and an exception it throws is unhandled, as on any thread. <see cref="LocalForward.Failed"/> is raised on that thread for a refused
 /// channel, and on the connection's relay thread for an error SSH.NET reports while relaying.
 /// </remarks>
 public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
