@@ -33,8 +33,11 @@ public sealed partial class RequestClient(
         // and the REQ socket reconnects by itself (docs/reliability.md).
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         using var forward = SelfHealingForward.Start(options, remotes, settings.ToHealingOptions(), ct => ConnectOnceAsync(options, ct));
+        // The forward raises its events one at a time, so this needs no lock.
+        string? lastRetryReason = null;
         forward.Connected += (_, session) =>
         {
+            lastRetryReason = null;
             state.Connected(session, forward);
             for (var lane = 0; lane < remotes.Count; lane++)
             {
@@ -51,7 +54,17 @@ public sealed partial class RequestClient(
         forward.ConnectRetry += (_, e) =>
         {
             state.Down(e.Error.Message);
-            LogConnectRetry(e.RetryDelay.TotalSeconds, e.Error.Message);
+            // A state change is news, the same failure again on the backoff is not: one warning
+            // per outage (and per new reason), the repeats at Debug.
+            if (e.Error.Message == lastRetryReason)
+            {
+                LogConnectRetryAgain(e.RetryDelay.TotalSeconds, e.Error.Message);
+            }
+            else
+            {
+                lastRetryReason = e.Error.Message;
+                LogConnectRetry(e.RetryDelay.TotalSeconds, e.Error.Message);
+            }
         };
         forward.ForwardFailed += (_, e) => RecordForwardFailure(e);
         forward.ForwardRecovered += (_, target) =>
@@ -150,8 +163,11 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Warning, Message = "SSH tunnel closed ({Reason}); connecting again")]
     private partial void LogTunnelClosed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt failed, retrying in {DelaySeconds:0.0} s: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt failed: {Reason}; retrying with backoff (next in {DelaySeconds:0.0} s; further attempts failing the same way are logged at Debug)")]
     private partial void LogConnectRetry(double delaySeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "SSH connect attempt failed again, retrying in {DelaySeconds:0.0} s: {Reason}")]
+    private partial void LogConnectRetryAgain(double delaySeconds, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "SSH tunnel cannot be established: {Reason}")]
     private partial void LogTunnelFailed(Exception exception, string reason);
