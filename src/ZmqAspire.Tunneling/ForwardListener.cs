@@ -152,7 +152,7 @@ internal sealed class ForwardListener : IDisposable
         var port = _currentPort();
         if (port is null || !port.IsStarted)
         {
-            // Nothing to relay through (the forward stopped): close.
+            // Nothing to relay through (the forward or its port stopped): close.
             connection.Dispose();
             return;
         }
