@@ -32,7 +32,7 @@ public static class ClientTelemetry
     public static readonly Counter<long> SshDisconnects = Meter.CreateCounter<long>(
         "zmqaspire.ssh.session.disconnects", "{disconnect}", "SSH sessions that ended: error, reconnect (asked for) or shutdown.");
 
-    /// <summary>Errors SSH.NET reported while opening or relaying a forwarded connection.</summary>
+    /// <summary>Target outages (the bastion starts refusing channels to a target: once per outage) and errors SSH.NET reported relaying a connection.</summary>
     public static readonly Counter<long> ForwardFailures = Meter.CreateCounter<long>(
         "zmqaspire.ssh.forward.failures", "{failure}", "Local forward failures (opening the listener or relaying a connection).");
 

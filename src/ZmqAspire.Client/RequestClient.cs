@@ -33,8 +33,11 @@ public sealed partial class RequestClient(
         // and the REQ socket reconnects by itself (docs/reliability.md).
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         using var forward = SelfHealingForward.Start(options, remotes, settings.ToHealingOptions(), ct => ConnectOnceAsync(options, ct));
+        // The forward raises its events one at a time, so this needs no lock.
+        string? lastRetryReason = null;
         forward.Connected += (_, session) =>
         {
+            lastRetryReason = null;
             state.Connected(session, forward);
             for (var lane = 0; lane < remotes.Count; lane++)
             {
@@ -51,15 +54,37 @@ public sealed partial class RequestClient(
         forward.ConnectRetry += (_, e) =>
         {
             state.Down(e.Error.Message);
-            LogConnectRetry(e.RetryDelay.TotalSeconds, e.Error.Message);
+            // A state change is news, the same failure again on the backoff is not: one warning
+            // per outage (and per new reason), the repeats at Debug.
+            if (e.Error.Message == lastRetryReason)
+            {
+                LogConnectRetryAgain(e.RetryDelay.TotalSeconds, e.Error.Message);
+            }
+            else
+            {
+                lastRetryReason = e.Error.Message;
+                LogConnectRetry(e.RetryDelay.TotalSeconds, e.Error.Message);
+            }
         };
         forward.ForwardFailed += (_, e) => RecordForwardFailure(e);
+        forward.ForwardRecovered += (_, target) =>
+        {
+            state.ForwardRecovered();
+            LogForwardRecovered(target.ToString());
+        };
         forward.Faulted += (_, e) =>
         {
             // Host key, credential and key-file errors are not retried: they need a person.
             LogTunnelFailed(e, e.Message);
             state.Down(e.Message);
-            running.Cancel();
+            try
+            {
+                running.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Events are raised on their own thread: this one can come after ExecuteAsync ended.
+            }
         };
         commands.ReconnectRequested += forward.Reconnect;
         try
@@ -138,8 +163,11 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Warning, Message = "SSH tunnel closed ({Reason}); connecting again")]
     private partial void LogTunnelClosed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt failed, retrying in {DelaySeconds:0.0} s: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH connect attempt failed: {Reason}; retrying with backoff (next in {DelaySeconds:0.0} s; further attempts failing the same way are logged at Debug)")]
     private partial void LogConnectRetry(double delaySeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "SSH connect attempt failed again, retrying in {DelaySeconds:0.0} s: {Reason}")]
+    private partial void LogConnectRetryAgain(double delaySeconds, string reason);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "SSH tunnel cannot be established: {Reason}")]
     private partial void LogTunnelFailed(Exception exception, string reason);
@@ -147,6 +175,9 @@ public sealed partial class RequestClient(
     [LoggerMessage(Level = LogLevel.Error, Message = "A request lane failed; starting it again")]
     private partial void LogLoopFailed(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Forward failed: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forward failed: {Reason}; new connections are held and retried with backoff")]
     private partial void LogForwardFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Forward to {Target} relays again")]
+    private partial void LogForwardRecovered(string target);
 }

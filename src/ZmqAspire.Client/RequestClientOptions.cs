@@ -29,17 +29,6 @@ public sealed class RequestClientOptions
     /// </summary>
     public TimeSpan ReconnectIntervalMax { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// Gets or sets the interval of ZMTP heartbeats (PING/PONG, ZMTP 3.1) on the REQ socket's
-    /// connection; NetMQ drops a connection whose peer does not answer within three intervals,
-    /// so a dead path is noticed while idle. <see cref="TimeSpan.Zero"/> turns them off. Default:
-    /// off. With NetMQ 4.0.4.5 and heartbeats every 5 s, the AppHost's client lost a reply every
-    /// few seconds under steady load (each then resent after <see cref="RequestTimeout"/> and
-    /// answered from the server's reply cache: 4 in 30 s of ScaleTests, none with heartbeats
-    /// off); a dead path is still noticed by the request timeout and the self-healing forward.
-    /// </summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.Zero;
-
     /// <summary>Gets or sets the request body. Default: <c>Hello</c>, as the seed.</summary>
     public string Message { get; set; } = "Hello";
 

@@ -45,7 +45,6 @@ public sealed partial class RequestLoop(
             MaxRetries = _options.MaxRetries,
             CurveServerKey = _options.CurveServerKey,
             ReconnectIntervalMax = _options.ReconnectIntervalMax,
-            HeartbeatInterval = _options.HeartbeatInterval,
             SpanAttributes =
             {
                 new(TelemetryAttributes.TunnelBastion, $"{bastion.Host}:{bastion.Port}"),

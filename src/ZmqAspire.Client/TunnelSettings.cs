@@ -91,11 +91,40 @@ public sealed class TunnelSettings
             var errors = new List<string>();
             try
             {
-                _ = options.ToSshTunnelOptions();
+                // What the SSH server cannot change, checked now rather than at the first login:
+                // the credential (a key that loads, a password, or a usable default key) and a
+                // known_hosts file that reads.
+                options.ToSshTunnelOptions().CheckBeforeConnecting();
+            }
+            catch (SshPrivateKeyException ex)
+            {
+                errors.Add($"Tunnel:PrivateKeyPath / Tunnel:PrivateKeyPassphrase: {ex.Message}");
+            }
+            catch (SshTunnelConfigurationException ex)
+            {
+                errors.Add(ex.Setting switch
+                {
+                    nameof(SshTunnelOptions.PrivateKeyPath) => $"Set Tunnel:PrivateKeyPath or Tunnel:Password: {ex.Message}",
+                    nameof(SshTunnelOptions.HostKey) => $"Tunnel:KnownHostsPath: {ex.Message}",
+                    _ => ex.Message,
+                });
+            }
+            catch (ArgumentException ex) when (ex.ParamName == nameof(SshTunnelOptions.ConnectTimeout))
+            {
+                errors.Add($"Tunnel:ConnectTimeout: {ex.Message}");
             }
             catch (Exception ex) when (ex is FormatException or ArgumentException)
             {
                 errors.Add(ex.Message);
+            }
+
+            try
+            {
+                options.ToHealingOptions().Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"Tunnel:ReconnectDelay / Tunnel:MaxReconnectDelay: {ex.Message}");
             }
 
             try

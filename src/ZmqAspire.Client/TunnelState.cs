@@ -15,6 +15,7 @@ public sealed class TunnelState(TimeProvider time)
     private volatile string? _lastRequestError;
     private long _forwardFailures;
     private volatile ForwardFailure? _lastForwardFailure;
+    private volatile bool _forwardDown;
 
     /// <summary>Creates the state on the system clock.</summary>
     public TunnelState()
@@ -31,13 +32,17 @@ public sealed class TunnelState(TimeProvider time)
     /// <param name="reason">Why, in words for the dashboard.</param>
     public void Down(string reason) => _current = new(null, null, reason, default);
 
-    /// <summary>Records a failure SSH.NET reported on the forward.</summary>
+    /// <summary>Records a failure reported on the forward (a target the bastion cannot reach: once per outage).</summary>
     /// <param name="reason">What failed.</param>
     public void ForwardFailed(string reason)
     {
         Interlocked.Increment(ref _forwardFailures);
         _lastForwardFailure = new(time.GetUtcNow(), reason);
+        _forwardDown = true;
     }
+
+    /// <summary>Records that a target that was refused is reachable again.</summary>
+    public void ForwardRecovered() => _forwardDown = false;
 
     /// <summary>Records that a request was answered.</summary>
     public void RequestSucceeded() => _lastRequestError = null;
@@ -52,8 +57,8 @@ public sealed class TunnelState(TimeProvider time)
     /// <summary>Reports the state as a health result.</summary>
     /// <returns>
     /// Unhealthy while there is no SSH session or a forward does not listen; Degraded while the
-    /// last request went unanswered or a forward failed in the last
-    /// <see cref="ForwardFailureWindow"/>; Healthy otherwise.
+    /// last request went unanswered, while a target stays refused (failure reported, no recovery
+    /// since) or for <see cref="ForwardFailureWindow"/> after a forward failed; Healthy otherwise.
     /// </returns>
     public HealthCheckResult ToHealth()
     {
@@ -93,7 +98,7 @@ public sealed class TunnelState(TimeProvider time)
             return HealthCheckResult.Degraded($"tunnel up, but the last request failed: {error}", data: data);
         }
 
-        return lastFailure is { } recent && time.GetUtcNow() - recent.At < ForwardFailureWindow
+        return lastFailure is { } recent && (_forwardDown || time.GetUtcNow() - recent.At < ForwardFailureWindow)
             ? HealthCheckResult.Degraded($"forward failed recently: {recent.Reason}", data: data)
             : HealthCheckResult.Healthy($"forwarding {data["forward.local"]} to {data["forward.remote"]} via {s.Session.Server}", data);
     }

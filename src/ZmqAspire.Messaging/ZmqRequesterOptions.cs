@@ -45,14 +45,6 @@ public sealed class ZmqRequesterOptions
     /// </summary>
     public TimeSpan ReconnectIntervalMax { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// Gets or sets the interval of ZMTP heartbeats (ZMTP 3.1 PING/PONG) on the socket's
-    /// connection; a peer that does not answer within three intervals (ZMQ_HEARTBEAT_TIMEOUT)
-    /// has its connection dropped and NetMQ reconnects. <see cref="TimeSpan.Zero"/> (the default)
-    /// turns them off, for peers older than ZMTP 3.1.
-    /// </summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.Zero;
-
     /// <summary>Gets or sets the logical method (<c>rpc.method</c> and span name). Default: <see cref="MessagingTelemetry.DefaultMethod"/>.</summary>
     public string Method { get; set; } = MessagingTelemetry.DefaultMethod;
 

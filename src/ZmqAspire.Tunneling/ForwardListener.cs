@@ -68,8 +68,10 @@ internal sealed class ForwardListener : IDisposable
 
     /// <summary>
     /// Opens a listener that outlives SSH sessions (<see cref="SelfHealingForward"/>): each
-    /// connection is relayed through the port <paramref name="currentPort"/> gives at the time,
-    /// or closed at once when it gives none (no session: the connecting socket retries later).
+    /// connection is relayed through the port <paramref name="currentPort"/> gives, or closed
+    /// when it gives none. It is called on the connection's own relay thread and may block it
+    /// until the connection can be relayed (<see cref="ConnectionGate"/> parks connections while
+    /// there is no session, rather than closing them into a reconnect storm).
     /// </summary>
     /// <exception cref="NotSupportedException">SSH.NET lacks the members our accept loop needs.</exception>
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
@@ -150,7 +152,7 @@ internal sealed class ForwardListener : IDisposable
         var port = _currentPort();
         if (port is null || !port.IsStarted)
         {
-            // No session right now: close, and the connecting socket retries later.
+            // Nothing to relay through (the forward or its port stopped): close.
             connection.Dispose();
             return;
         }

@@ -39,6 +39,12 @@ public abstract class HostKeyPolicy
     /// <summary>Checks one presented key.</summary>
     internal abstract HostKeyVerdict Verify(string host, int port, string keyType, byte[] keyBlob);
 
+    /// <summary>Checks, before connecting, that what the policy reads (a known_hosts file) can be read.</summary>
+    /// <exception cref="SshTunnelConfigurationException">It cannot.</exception>
+    internal virtual void CheckReadable()
+    {
+    }
+
     /// <summary>Computes OpenSSH's SHA-256 fingerprint of a public key blob.</summary>
     /// <param name="keyBlob">The key in SSH wire format (RFC 4253, section 6.6).</param>
     /// <returns><c>SHA256:</c> followed by the unpadded base64 digest.</returns>
@@ -123,6 +129,18 @@ internal sealed class KnownHostsPolicy : HostKeyPolicy
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         _path = path;
+    }
+
+    internal override void CheckReadable()
+    {
+        try
+        {
+            _ = KnownHostsFile.Read(_path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            throw new SshTunnelConfigurationException("HostKey", $"The known_hosts file '{_path}' cannot be read: {ex.Message}", ex);
+        }
     }
 
     internal override HostKeyVerdict Verify(string host, int port, string keyType, byte[] keyBlob)

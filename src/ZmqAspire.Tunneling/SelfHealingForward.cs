@@ -17,16 +17,25 @@ namespace ZmqAspire.Tunneling;
 /// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
 /// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), or when opening a
 /// channel for a new connection times out (end-to-end liveness: a bastion that stopped
-/// answering, which SSH keep-alives alone do not reveal since SSH.NET's get no reply). Connections
-/// accepted while there is no session are closed at once; the connecting socket retries (set
-/// NetMQ's <c>ReconnectIntervalMax</c> so that it backs off).
+/// answering, which SSH keep-alives alone do not reveal since SSH.NET's get no reply).
 /// </para>
 /// <para>
-/// Host key, credential and key-file errors are not retried: the forward stops and
-/// <see cref="Faulted"/> is raised. A target the SSH server cannot reach is reported through
-/// <see cref="ForwardFailed"/> without dropping the session.
+/// During an outage connections are held, not closed at once (which NetMQ takes for a
+/// successful connect, resetting its reconnect backoff: a reconnect storm). Connections accepted
+/// while there is no session are parked and relayed when a session is up again; while the
+/// target refuses channels, new connections wait until the next try on a backoff from
+/// <see cref="SelfHealingForwardOptions.ReconnectDelay"/> to
+/// <see cref="SelfHealingForwardOptions.MaxReconnectDelay"/> (<see cref="ConnectionGate"/>).
 /// </para>
-/// Thread-safe. Events are raised on background threads.
+/// <para>
+/// Host key, credential, key-file and other configuration errors are not retried: the forward
+/// stops and <see cref="Faulted"/> is raised. A target the SSH server cannot reach is reported
+/// once through <see cref="ForwardFailed"/>, without dropping the session, and its recovery
+/// through <see cref="ForwardRecovered"/>.
+/// </para>
+/// Thread-safe. Events are raised one at a time, in order, on a thread-pool thread (never on
+/// SSH.NET's receive thread nor on the forward's own loop): a handler may block or dispose the
+/// forward. An exception a handler throws is not caught: it is unhandled, as on any thread.
 /// </remarks>
 public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 {
@@ -38,6 +47,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     private readonly SelfHealingForwardOptions _healing;
     private readonly ForwardListener[] _listeners;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SerialEvents _events = new();
+    private readonly ConnectionGate _gate;
     private readonly Task _supervisor;
     private volatile Current? _current;
     private volatile CancellationTokenSource _reconnect = new();
@@ -51,12 +62,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _healing = healing;
         Remotes = remotes;
         _listeners = new ForwardListener[remotes.Count];
+        _gate = new ConnectionGate(remotes.Count, healing);
         try
         {
             for (var i = 0; i < remotes.Count; i++)
             {
                 var lane = i;
-                _listeners[i] = ForwardListener.StartDetached(remotes[i], () => _current?.Ports[lane]);
+                _listeners[i] = ForwardListener.StartDetached(remotes[i], () => _gate.WaitForPort(lane));
             }
         }
         catch
@@ -69,22 +81,35 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _supervisor = Task.Run(SuperviseAsync);
     }
 
-    /// <summary>Raised when a session is up and relaying (the first one, and every one after a reconnect).</summary>
+    /// <summary>Raised when a session is up and relaying (the first one, and every one after a reconnect). On a thread-pool thread.</summary>
     public event EventHandler<SshTunnelSession>? Connected;
 
-    /// <summary>Raised when the session is lost, with why in words; a new login follows.</summary>
+    /// <summary>Raised when the session is lost, with why in words; a new login follows. On a thread-pool thread.</summary>
     public event EventHandler<string>? Disconnected;
 
-    /// <summary>Raised for each failed login attempt that will be retried (the server is unreachable), with the wait before the next.</summary>
+    /// <summary>
+    /// Raised for each failed login attempt that will be retried (the server is unreachable, or
+    /// its name does not resolve: <see cref="SshServerUnreachableException.NameNotResolved"/>),
+    /// with the wait before the next; so at most once per backoff delay. On a thread-pool thread.
+    /// </summary>
     public event EventHandler<(SshServerUnreachableException Error, TimeSpan RetryDelay)>? ConnectRetry;
 
     /// <summary>
-    /// Raised when a connection could not be relayed: the SSH server refused the channel (the
-    /// target is down or not permitted, RFC 4254 section 5.1) or SSH.NET reported an error.
+    /// Raised when connections to a target cannot be relayed: once when the SSH server starts
+    /// refusing its channels (the target is down or not permitted, RFC 4254 section 5.1; not
+    /// again for each refusal until <see cref="ForwardRecovered"/>), and whenever SSH.NET reports
+    /// an error relaying a connection. On a thread-pool thread.
     /// </summary>
     public event EventHandler<SshForwardException>? ForwardFailed;
 
-    /// <summary>Raised once when the forward gives up: the host key, credentials or key file were refused. See <see cref="Fault"/>.</summary>
+    /// <summary>Raised with the target when the SSH server opens a channel to it again after refusing. On a thread-pool thread.</summary>
+    public event EventHandler<TcpEndpoint>? ForwardRecovered;
+
+    /// <summary>
+    /// Raised once when the forward gives up: the host key, credentials, key file or other
+    /// configuration was refused (see <see cref="Fault"/>). Its local ports are closed then, so
+    /// connecting sockets are refused and back off. On a thread-pool thread.
+    /// </summary>
     public event EventHandler<SshTunnelException>? Faulted;
 
     /// <summary>Gets the targets as the SSH server sees them, one per local port (all carried by one session).</summary>
@@ -111,18 +136,25 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <summary>Gets the error that stopped the forward for good, if any.</summary>
     public SshTunnelException? Fault { get; private set; }
 
+    /// <summary>
+    /// Gets why the last login attempt failed (for example an
+    /// <see cref="SshServerUnreachableException"/> saying "name not resolved"), or
+    /// <see langword="null"/> while a session is up or before the first attempt ended.
+    /// </summary>
+    public SshTunnelException? LastError { get; private set; }
+
     /// <summary>Gets how many sessions have been up so far (1 after the first login; each reconnect adds one).</summary>
     public int SessionCount => Volatile.Read(ref _sessions);
 
     /// <summary>
     /// Opens the local listener at once and starts logging in in the background; connections
-    /// made before the first login are closed, and the connecting socket retries.
+    /// made before the first login are parked and relayed once it is up.
     /// </summary>
     /// <param name="options">How to reach and log in to the SSH server.</param>
     /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <returns>The forward; dispose it to close the listener and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, or <paramref name="remote"/> is a wildcard (<c>*</c> or port 0).</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, <paramref name="remote"/> is a wildcard (<c>*</c> or port 0), or a timing in <paramref name="healing"/> is out of range.</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the port needs.</exception>
     /// <param name="login">Logs in with <paramref name="options"/> (to wrap each attempt, in a span for
     /// example); default <see cref="SshTunnelSession.ConnectAsync"/>. Must throw what it throws.</param>
@@ -142,7 +174,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <param name="login">As for the single-target overload.</param>
     /// <returns>The forward; dispose it to close the listeners and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, no target is given, or a target is a wildcard (<c>*</c> or port 0).</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, a timing in <paramref name="healing"/> is out of range, no target is given, or a target is a wildcard (<c>*</c> or port 0).</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the ports needs.</exception>
     public static SelfHealingForward Start(
         SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions? healing = null, Func<CancellationToken, Task<SshTunnelSession>>? login = null)
@@ -160,7 +192,34 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         options.Validate();
-        return new SelfHealingForward(options, login, [.. remotes], healing ?? new SelfHealingForwardOptions());
+        healing ??= new SelfHealingForwardOptions();
+        // Checked here: the loop builds its retry pipeline from these, where a bad value would end it.
+        healing.Validate();
+        return new SelfHealingForward(options, login, [.. remotes], healing);
+    }
+
+    /// <summary>Waits until a session is up, at most <paramref name="timeout"/>.</summary>
+    /// <param name="timeout">How long to wait; positive or <see cref="Timeout.InfiniteTimeSpan"/>.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The session.</returns>
+    /// <exception cref="TimeoutException">No session was up in time; the message says why the last
+    /// login failed (for example "name not resolved"), and <see cref="Exception.InnerException"/>
+    /// is <see cref="LastError"/>. The forward keeps trying.</exception>
+    /// <exception cref="SshTunnelException">The forward gave up (<see cref="Fault"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The forward was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<SshTunnelSession> WaitUntilUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await WaitUntilUpAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            var last = LastError;
+            var why = last is null ? "no login attempt has failed yet" : $"last attempt: {last.Message}";
+            throw new TimeoutException($"The SSH tunnel to {_options.Server} was not up within {timeout.TotalSeconds:0.###} s; {why}", last ?? (Exception)ex);
+        }
     }
 
     /// <summary>Waits until a session is up.</summary>
@@ -168,6 +227,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <returns>The session.</returns>
     /// <exception cref="SshTunnelException">The forward gave up (<see cref="Fault"/>).</exception>
     /// <exception cref="ObjectDisposedException">The forward was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<SshTunnelSession> WaitUntilUpAsync(CancellationToken cancellationToken = default)
     {
         while (true)
@@ -190,7 +250,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <summary>Drops the current session and logs in again (the dashboard's "Reconnect tunnel"); the local port stays.</summary>
     public void Reconnect() => _reconnect.Cancel();
 
-    /// <summary>Closes the listener, the relayed connections and the session.</summary>
+    /// <summary>
+    /// Closes the listener, the connections waiting or relayed and the session. Safe from an
+    /// event handler of the forward or its session (events are raised off the threads it waits for).
+    /// </summary>
     public void Dispose()
     {
         if (_stop.IsCancellationRequested)
@@ -199,10 +262,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         _stop.Cancel();
+        _gate.Stop();
         Array.ForEach(_listeners, l => l.Dispose());
+        // The loop never faults (every error becomes Fault); this waits for it to let go of the session.
         _supervisor.Wait(TimeSpan.FromSeconds(5));
         _current?.Session.Dispose();
         _up.TrySetResult();
+        _events.Complete();
     }
 
     /// <inheritdoc cref="Dispose"/>
@@ -229,7 +295,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 {
                     if (args.Outcome.Exception is SshServerUnreachableException error)
                     {
-                        ConnectRetry?.Invoke(this, (error, args.RetryDelay));
+                        LastError = error;
+                        var delay = args.RetryDelay;
+                        Raise(() => ConnectRetry?.Invoke(this, (error, delay)));
                     }
 
                     return default;
@@ -247,34 +315,94 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             {
                 return;
             }
-            catch (SshTunnelException ex)
+            catch (Exception ex)
             {
-                Fault = ex;
-                Faulted?.Invoke(this, ex);
-                _up.TrySetResult();
+                // Not retried: only an unreachable server is (above). Anything else, our own
+                // configuration included, needs a person; it must not end the loop unseen.
+                GiveUp(AsTunnelException(ex));
                 return;
             }
 
-            var reason = await RunSessionAsync(session).ConfigureAwait(false);
+            string reason;
+            try
+            {
+                reason = await RunSessionAsync(session).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!_stop.IsCancellationRequested)
+            {
+                session.Dispose();
+                GiveUp(new SshTunnelException($"The self-healing forward stopped on an unexpected error: {ex.Message}", ex));
+                return;
+            }
+
             if (_stop.IsCancellationRequested)
             {
                 return;
             }
 
-            Disconnected?.Invoke(this, reason);
+            Raise(() => Disconnected?.Invoke(this, reason));
         }
     }
+
+    private static SshTunnelException AsTunnelException(Exception ex) => ex switch
+    {
+        SshTunnelException tunnel => tunnel,
+        ArgumentException argument => new SshTunnelConfigurationException(argument.ParamName ?? nameof(SshTunnelOptions), argument.Message, argument),
+        _ => new SshTunnelException($"SSH login failed on an unexpected error: {ex.Message}", ex),
+    };
+
+    private void GiveUp(SshTunnelException fault)
+    {
+        Fault = fault;
+        LastError = fault;
+        _gate.Stop();
+        // Closed, not accepting and closing: a refused connect keeps NetMQ's own backoff.
+        Array.ForEach(_listeners, l => l.Dispose());
+        Raise(() => Faulted?.Invoke(this, fault));
+        _up.TrySetResult();
+    }
+
+    private void Raise(Action raise) => _events.Post(raise);
 
     /// <summary>Relays through one session until it dies; returns why it ended.</summary>
     private async Task<string> RunSessionAsync(SshTunnelSession session)
     {
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outagesToReport = new System.Collections.Concurrent.ConcurrentQueue<int>();
         void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
-        void OnRefused(object? sender, SshForwardException e) => ForwardFailed?.Invoke(this, e);
+        void OnAnswered(bool confirmed)
+        {
+            // On SSH.NET's receive thread, before the refusal's own event (OnRefused) is raised.
+            if (_gate.Answered(confirmed) is not { } change)
+            {
+                return;
+            }
+
+            if (change.Reachable)
+            {
+                Raise(() => ForwardRecovered?.Invoke(this, Remotes[change.Target]));
+            }
+            else
+            {
+                outagesToReport.Enqueue(change.Target);
+            }
+        }
+
+        void OnRefused(object? sender, SshForwardException e)
+        {
+            // Once per outage of a target: the refusals that follow while it stays down are not news.
+            if (outagesToReport.TryDequeue(out var target))
+            {
+                var error = e.Remote == Remotes[target] ? e : new SshForwardException(Remotes[target], e.Message, e);
+                Raise(() => ForwardFailed?.Invoke(this, error));
+            }
+        }
+
         void OnPortError(object? sender, ExceptionEventArgs e)
         {
             var remote = sender is ForwardedPortLocal p ? new TcpEndpoint(p.Host, (int)p.Port) : Remote;
-            ForwardFailed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
+            var error = new SshForwardException(remote, e.Exception.Message, e.Exception);
+            Raise(() => ForwardFailed?.Invoke(this, error));
             if (e.Exception is SshOperationTimeoutException)
             {
                 // The server took no new channel in time: it is not answering (paused, cut off).
@@ -284,6 +412,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
         session.ErrorOccurred += OnError;
         session.ChannelOpenFailed += OnRefused;
+        session.ChannelOpenAnswered += OnAnswered;
         ForwardedPortLocal[] ports;
         try
         {
@@ -291,7 +420,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
         catch (SshForwardException ex)
         {
-            ForwardFailed?.Invoke(this, ex);
+            Raise(() => ForwardFailed?.Invoke(this, ex));
+            session.ChannelOpenAnswered -= OnAnswered;
             DisposeInBackground(session);
             await Task.Delay(_healing.ReconnectDelay, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return ex.Message;
@@ -304,8 +434,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         _current = new Current(session, ports);
+        LastError = null;
+        _gate.SessionUp(ports);
         Interlocked.Increment(ref _sessions);
-        Connected?.Invoke(this, session);
+        Raise(() => Connected?.Invoke(this, session));
         _up.TrySetResult();
         string reason;
         try
@@ -337,9 +469,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         {
             _up = NewSignal();
             _current = null;
+            _gate.SessionDown();
             Array.ForEach(ports, p => p.Exception -= OnPortError);
             session.ErrorOccurred -= OnError;
             session.ChannelOpenFailed -= OnRefused;
+            session.ChannelOpenAnswered -= OnAnswered;
         }
 
         if (_stop.IsCancellationRequested)

@@ -6,25 +6,56 @@ namespace ZmqAspire.Tunneling;
 /// <summary>Turns <see cref="SshTunnelOptions"/> into SSH.NET authentication methods.</summary>
 internal static class SshCredentials
 {
-    private static readonly string[] DefaultKeyNames = ["id_ed25519", "id_ecdsa", "id_rsa"];
+    /// <summary>
+    /// OpenSSH's default identities, in the order its <c>ssh -i</c> documents them (OpenSSH 9.2,
+    /// <c>man ssh</c>; <c>id_xmss</c> exists only in builds with XMSS, which Debian's lacks).
+    /// SSH.NET cannot use the <c>_sk</c> (FIDO) keys nor DSA: those are skipped with the reason.
+    /// </summary>
+    internal static readonly string[] DefaultKeyNames = ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_dsa"];
 
-    /// <exception cref="SshPrivateKeyException">A key cannot be loaded.</exception>
-    /// <exception cref="ArgumentException">No credential is available at all.</exception>
-    public static (AuthenticationMethod[] Methods, IDisposable[] Owned, string[] Names) Create(SshTunnelOptions options)
+    /// <summary>Loads the credentials <paramref name="options"/> call for.</summary>
+    /// <returns>The methods in the order offered, what to dispose with the session, the method
+    /// names and a description of the keys offered and skipped (for error messages).</returns>
+    /// <exception cref="SshPrivateKeyException">The key named by <see cref="SshTunnelOptions.PrivateKeyPath"/> cannot be loaded.</exception>
+    /// <exception cref="SshTunnelConfigurationException">No credential is available at all.</exception>
+    public static Loaded Create(SshTunnelOptions options)
     {
         var user = options.Server.User;
         var methods = new List<AuthenticationMethod>();
         var owned = new List<IDisposable>();
         var names = new List<string>();
+        var keys = new List<PrivateKeyFile>();
+        var offered = new List<string>();
+        var skipped = new List<string>();
 
-        var keyPaths = options.PrivateKeyPath is not null
-            ? [options.PrivateKeyPath]
-            : options.Password is null ? DefaultKeyPaths() : [];
-        if (keyPaths.Count > 0)
+        if (options.PrivateKeyPath is not null)
         {
-            var keys = keyPaths.Select(path => LoadKey(path, options.PrivateKeyPassphrase)).ToArray();
+            // A key the user named must work: its error is the answer, not a reason to try others.
+            keys.Add(LoadKey(options.PrivateKeyPath, options.PrivateKeyPassphrase));
+            offered.Add(options.PrivateKeyPath);
+        }
+        else if (options.Password is null)
+        {
+            // As ssh in batch mode: each default key that exists is offered, and one that cannot
+            // be used (encrypted with no passphrase, a type SSH.NET lacks) is skipped, not fatal.
+            foreach (var path in DefaultKeyPaths().Where(File.Exists))
+            {
+                try
+                {
+                    keys.Add(LoadKey(path, options.PrivateKeyPassphrase));
+                    offered.Add(path);
+                }
+                catch (SshPrivateKeyException ex)
+                {
+                    skipped.Add($"{path} ({ex.Detail})");
+                }
+            }
+        }
+
+        if (keys.Count > 0)
+        {
             owned.AddRange(keys);
-            var method = new PrivateKeyAuthenticationMethod(user, keys);
+            var method = new PrivateKeyAuthenticationMethod(user, [.. keys]);
             methods.Add(method);
             owned.Add(method);
             names.Add("publickey");
@@ -40,18 +71,22 @@ internal static class SshCredentials
 
         if (methods.Count == 0)
         {
-            throw new ArgumentException(
-                "No SSH credential: set PrivateKeyPath or Password (no default key exists in ~/.ssh).", nameof(options));
+            var defaults = skipped.Count > 0
+                ? $"no default key in {SshDirectory()} can be used: {string.Join("; ", skipped)}"
+                : $"none of the default keys exists ({string.Join(", ", DefaultKeyNames.Select(n => Path.Combine(SshDirectory(), n)))})";
+            throw new SshTunnelConfigurationException(
+                nameof(SshTunnelOptions.PrivateKeyPath), $"No SSH credential: set PrivateKeyPath or Password; {defaults}.");
         }
 
-        return ([.. methods], [.. owned], [.. names]);
+        var keysText = offered.Count > 0 ? $"keys offered: {string.Join(", ", offered)}" : null;
+        var skippedText = skipped.Count > 0 ? $"default keys skipped: {string.Join("; ", skipped)}" : null;
+        var description = string.Join("; ", new[] { keysText, skippedText }.Where(t => t is not null));
+        return new Loaded([.. methods], [.. owned], [.. names], description);
     }
 
-    private static List<string> DefaultKeyPaths()
-    {
-        var sshDir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh");
-        return [.. DefaultKeyNames.Select(n => Path.Combine(sshDir, n)).Where(File.Exists)];
-    }
+    private static string SshDirectory() => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh");
+
+    private static IEnumerable<string> DefaultKeyPaths() => DefaultKeyNames.Select(n => Path.Combine(SshDirectory(), n));
 
     private static PrivateKeyFile LoadKey(string path, string? passphrase)
     {
@@ -68,11 +103,18 @@ internal static class SshCredentials
         {
             throw new SshPrivateKeyException(path, "it is encrypted and no passphrase was given", ex);
         }
-        catch (Exception ex) when (ex is SshException or System.Security.Cryptography.CryptographicException or FormatException or ArgumentException or InvalidOperationException)
+        catch (Exception ex) when (ex is SshException or System.Security.Cryptography.CryptographicException or FormatException or ArgumentException or InvalidOperationException or NotSupportedException or IOException or UnauthorizedAccessException)
         {
             // SSH.NET reports a wrong passphrase as a failed decryption or an unreadable key body.
             var detail = passphrase is null ? "it is not a readable private key" : "wrong passphrase, or not a readable private key";
             throw new SshPrivateKeyException(path, $"{detail} ({ex.Message})", ex);
         }
     }
+
+    /// <summary>What <see cref="Create"/> loaded.</summary>
+    /// <param name="Methods">The authentication methods, in the order offered.</param>
+    /// <param name="Owned">What to dispose with the session.</param>
+    /// <param name="Names">The method names, for example <c>publickey</c>.</param>
+    /// <param name="Description">The keys offered and skipped, for error messages; empty for a password alone.</param>
+    internal sealed record Loaded(AuthenticationMethod[] Methods, IDisposable[] Owned, string[] Names, string Description);
 }

@@ -78,7 +78,20 @@ public sealed class SshTunnelAuthenticationException : SshTunnelException
     /// <param name="methods">The authentication methods tried, for example <c>publickey</c>.</param>
     /// <param name="innerException">SSH.NET's error.</param>
     public SshTunnelAuthenticationException(SshServerAddress server, IReadOnlyList<string> methods, Exception? innerException)
-        : base($"SSH login as '{server.User}' on {server.Host}:{server.Port} was refused (tried: {string.Join(", ", methods)}): {innerException?.Message}", innerException)
+        : this(server, methods, credentials: null, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception, naming the credentials offered.</summary>
+    /// <param name="server">The server that refused the login.</param>
+    /// <param name="methods">The authentication methods tried, for example <c>publickey</c>.</param>
+    /// <param name="credentials">The key files offered and the default keys skipped with why, if any (never a secret).</param>
+    /// <param name="innerException">SSH.NET's error.</param>
+    public SshTunnelAuthenticationException(SshServerAddress server, IReadOnlyList<string> methods, string? credentials, Exception? innerException)
+        : base(
+            $"SSH login as '{server.User}' on {server.Host}:{server.Port} was refused (tried: {string.Join(", ", methods)}"
+            + (string.IsNullOrEmpty(credentials) ? string.Empty : $"; {credentials}") + $"): {innerException?.Message}",
+            innerException)
     {
         Server = server;
         Methods = methods;
@@ -98,6 +111,9 @@ public sealed class SshTunnelAuthenticationException : SshTunnelException
 /// </summary>
 public sealed class SshServerUnreachableException : SshTunnelException
 {
+    /// <summary>The words the message uses when the server's host name does not resolve.</summary>
+    public const string NameNotResolvedText = "name not resolved";
+
     /// <summary>Creates the exception.</summary>
     /// <param name="server">The server that could not be reached.</param>
     /// <param name="timedOut"><see langword="true"/> when the connect timeout elapsed.</param>
@@ -115,6 +131,9 @@ public sealed class SshServerUnreachableException : SshTunnelException
 
     /// <summary>Gets a value indicating whether the connect timeout elapsed (as opposed to an immediate refusal).</summary>
     public bool TimedOut { get; }
+
+    /// <summary>Gets a value indicating whether the server's host name did not resolve (DNS), as opposed to an address that did not answer.</summary>
+    public bool NameNotResolved { get; init; }
 }
 
 /// <summary>A private key file could not be used: missing, malformed, encrypted with no passphrase given, or a wrong passphrase.</summary>
@@ -128,7 +147,11 @@ public sealed class SshPrivateKeyException : SshTunnelException
         : base($"Private key '{path}' cannot be used: {detail}", innerException)
     {
         KeyPath = path;
+        Detail = detail;
     }
+
+    /// <summary>Gets what is wrong with the key, without its path (for example <c>it is encrypted and no passphrase was given</c>).</summary>
+    public string Detail { get; }
 
     /// <summary>Gets the key file path.</summary>
     public string KeyPath { get; }
@@ -149,4 +172,25 @@ public sealed class SshForwardException : SshTunnelException
 
     /// <summary>Gets the forward's target as the SSH server sees it.</summary>
     public TcpEndpoint Remote { get; }
+}
+
+/// <summary>
+/// The tunnel's own configuration cannot work, whatever the server does: no credential to offer,
+/// or a file it names (a known_hosts file) cannot be read. Raised before anything is sent, and
+/// never retried: it needs the setting named by <see cref="Setting"/> changed.
+/// </summary>
+public sealed class SshTunnelConfigurationException : SshTunnelException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="setting">The <see cref="SshTunnelOptions"/> property to change, for example <c>PrivateKeyPath</c>.</param>
+    /// <param name="message">What is wrong, in words a user can act on.</param>
+    /// <param name="innerException">The error underneath, if any.</param>
+    public SshTunnelConfigurationException(string setting, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Setting = setting;
+    }
+
+    /// <summary>Gets the <see cref="SshTunnelOptions"/> property to change, for example <c>PrivateKeyPath</c>.</summary>
+    public string Setting { get; }
 }

@@ -10,7 +10,11 @@ namespace ZmqAspire.Tunneling;
 /// </summary>
 /// <remarks>
 /// Thread-safe. Dispose it after the sockets that use its forwards, to close every listener and
-/// the SSH connection; no process is started, so nothing can be orphaned.
+/// the SSH connection; no process is started, so nothing can be orphaned. Its events
+/// (<see cref="ErrorOccurred"/>, <see cref="ChannelOpenFailed"/>) are raised one at a time, in
+/// order, on a thread-pool thread, never on SSH.NET's receive thread: a handler may block or
+/// dispose the session, and an exception it throws is unhandled, as on any thread. <see cref="LocalForward.Failed"/> is raised on that thread for a refused
+/// channel, and on the connection's relay thread for an error SSH.NET reports while relaying.
 /// </remarks>
 public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 {
@@ -19,6 +23,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private readonly QuickAck? _quickAck;
     private readonly List<LocalForward> _forwards = [];
     private readonly Lock _gate = new();
+    private readonly SerialEvents _events = new();
     private bool _disposed;
 
     private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint, QuickAck? quickAck)
@@ -28,11 +33,24 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         _quickAck = quickAck;
         Server = server;
         HostKeyFingerprint = fingerprint;
-        _client.ErrorOccurred += (_, e) => ErrorOccurred?.Invoke(this, e.Exception);
+        // SSH.NET raises this on its receive thread, which Dispose (Disconnect) waits for: a
+        // handler that disposed the session there would wait for itself.
+        _client.ErrorOccurred += (_, e) => _events.Post(() => ErrorOccurred?.Invoke(this, e.Exception));
     }
 
-    /// <summary>Raised when the SSH connection fails after it was established (for example the server went away).</summary>
+    /// <summary>
+    /// Raised when the SSH connection fails after it was established (for example the server went
+    /// away). Raised on a thread-pool thread, after SSH.NET's receive thread has moved on: the
+    /// handler may dispose the session.
+    /// </summary>
     public event EventHandler<Exception>? ErrorOccurred;
+
+    /// <summary>
+    /// Raised synchronously on SSH.NET's receive thread when the server answers a channel open
+    /// (true: confirmed; false: refused), before the thread waiting for the answer is woken. For
+    /// <see cref="ConnectionGate"/>; a handler must not block.
+    /// </summary>
+    internal event Action<bool>? ChannelOpenAnswered;
 
     /// <summary>Gets the SSH server this session is logged in to.</summary>
     public SshServerAddress Server { get; }
@@ -87,18 +105,24 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <param name="options">Where to connect and how to log in.</param>
     /// <param name="cancellationToken">Cancels the attempt.</param>
     /// <returns>The logged-in session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, or no credential is available.</exception>
-    /// <exception cref="SshPrivateKeyException">The private key is missing, malformed, or its passphrase is missing or wrong.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete.</exception>
+    /// <exception cref="SshTunnelConfigurationException">No credential is available (no <see cref="SshTunnelOptions.PrivateKeyPath"/>,
+    /// no <see cref="SshTunnelOptions.Password"/>, and no usable default key), or the known_hosts file cannot be read.</exception>
+    /// <exception cref="SshPrivateKeyException">The private key named by <see cref="SshTunnelOptions.PrivateKeyPath"/> is missing,
+    /// malformed, or its passphrase is missing or wrong.</exception>
     /// <exception cref="SshHostKeyRejectedException">The host key is not trusted by <see cref="SshTunnelOptions.HostKey"/>; no credential was sent.</exception>
     /// <exception cref="SshTunnelAuthenticationException">The server refused the credentials.</exception>
-    /// <exception cref="SshServerUnreachableException">The server cannot be reached, or the timeout elapsed.</exception>
+    /// <exception cref="SshServerUnreachableException">The server cannot be reached (its name does not resolve, the
+    /// connection is refused, no route), or the timeout elapsed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<SshTunnelSession> ConnectAsync(SshTunnelOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var server = options.Server;
-        var (methods, credentials, methodNames) = SshCredentials.Create(options);
+        options.HostKey.CheckReadable();
+        var loaded = SshCredentials.Create(options);
+        var (methods, credentials, methodNames) = (loaded.Methods, loaded.Owned, loaded.Names);
 
         var info = new ConnectionInfo(server.Host, server.Port, server.User, methods) { Timeout = options.ConnectTimeout };
         if (SshFastPath.Enabled)
@@ -138,19 +162,24 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
-            ChannelOpenFailures.TrySubscribe(client, session.ReportChannelOpenFailure);
+            ChannelOpenFailures.TrySubscribe(client, (reason, description) =>
+            {
+                session.ChannelOpenAnswered?.Invoke(false);
+                session._events.Post(() => session.ReportChannelOpenFailure(reason, description));
+            });
+            ChannelOpenConfirmations.TrySubscribe(client, () => session.ChannelOpenAnswered?.Invoke(true));
             return session;
         }
         catch (Exception ex)
         {
             client.Dispose();
             Array.ForEach(credentials, c => c.Dispose());
-            throw Translate(ex, server, methodNames, rejection, options.ConnectTimeout, cancellationToken);
+            throw Translate(ex, server, methodNames, loaded.Description, rejection, options.ConnectTimeout, cancellationToken);
         }
     }
 
     private static Exception Translate(
-        Exception ex, SshServerAddress server, string[] methods, SshHostKeyRejectedException? rejection, TimeSpan timeout, CancellationToken cancellationToken)
+        Exception ex, SshServerAddress server, string[] methods, string credentials, SshHostKeyRejectedException? rejection, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (rejection is not null)
         {
@@ -162,7 +191,10 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             OperationCanceledException when cancellationToken.IsCancellationRequested => ex,
             OperationCanceledException or SshOperationTimeoutException =>
                 new SshServerUnreachableException(server, timedOut: true, $"no SSH handshake within {timeout.TotalSeconds:0.###} s", ex),
-            SshAuthenticationException => new SshTunnelAuthenticationException(server, methods, ex),
+            SshAuthenticationException => new SshTunnelAuthenticationException(server, methods, credentials, ex),
+            // The resolver's own words ("Name or service not known") do not say it was the name.
+            SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData } se =>
+                new SshServerUnreachableException(server, timedOut: false, $"{SshServerUnreachableException.NameNotResolvedText} ({se.Message})", ex) { NameNotResolved = true },
             SocketException se => new SshServerUnreachableException(server, timedOut: se.SocketErrorCode == SocketError.TimedOut, se.Message, ex),
             SshConnectionException => new SshServerUnreachableException(server, timedOut: false, $"the SSH handshake failed ({ex.Message})", ex),
             _ => ex,
@@ -284,6 +316,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         _quickAck?.Dispose();
         _client.Dispose();
         Array.ForEach(_credentials, c => c.Dispose());
+        _events.Complete();
     }
 
     /// <inheritdoc cref="Dispose"/>

@@ -125,7 +125,6 @@ internal sealed partial class FaultStream : IAsyncDisposable
             RequestTimeout = RequestTimeout,
             MaxRetries = MaxRetries,
             ReconnectIntervalMax = TimeSpan.FromSeconds(1),
-            HeartbeatInterval = TimeSpan.FromSeconds(1),
         });
         for (long sequence = 0; !_stopping; sequence++)
         {

@@ -46,4 +46,51 @@ public sealed class ClientHealthTests(SshdFixture sshd)
             await client.WaitForExitAsync();
         }
     }
+
+    [Fact]
+    public async Task A_bastion_name_that_does_not_resolve_is_said_plainly_in_the_log_and_the_health_report()
+    {
+        using var server = ReplyServer.Start();
+        using var client = ClientProcess.Start(sshd, server.Endpoint, out var log, environment: new Dictionary<string, string?>
+        {
+            // The reserved .invalid TLD: the lookup fails locally, nothing leaves the machine.
+            ["Tunnel__SshServer"] = $"{SshdFixture.User}@bastion.zmqaspire.invalid:22",
+        });
+        try
+        {
+            Assert.True(await ClientProcess.WaitForAsync(() => ClientProcess.Contains(log, "name not resolved"), TimeSpan.FromSeconds(60)), "the log does not say it:\n" + ClientProcess.Text(log));
+
+            var description = await ReadTunnelHealthAsync(client.Id);
+            Assert.Contains("name not resolved", description, StringComparison.Ordinal);
+            Assert.Contains("bastion.zmqaspire.invalid", description, StringComparison.Ordinal);
+        }
+        finally
+        {
+            client.Kill();
+            await client.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>The ssh-tunnel check's description from the client's <c>/health</c> (its HTTP port is one of its listeners).</summary>
+    private static async Task<string> ReadTunnelHealthAsync(int pid)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        foreach (var port in ClientKillTests.Listeners(pid))
+        {
+            try
+            {
+                // Unhealthy is HTTP 503, with the same JSON report.
+                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health"));
+                var report = await response.Content.ReadFromJsonAsync<JsonElement>();
+                return report.GetProperty("checks").GetProperty("ssh-tunnel").GetProperty("description").GetString() ?? string.Empty;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
+            {
+                // Not the HTTP port (the forward's: it holds the connection while there is no session).
+            }
+        }
+
+        Assert.Fail("no /health answered on the client's ports");
+        return string.Empty;
+    }
 }

@@ -8,7 +8,8 @@ namespace ZmqAspire.Tunneling.Tests;
 internal static class ClientProcess
 {
     /// <summary>Starts the client sending requests to <paramref name="remote"/> (as sshd sees it); its output collects in <paramref name="log"/>.</summary>
-    public static Process Start(SshdFixture sshd, string remote, out StringBuilder log, string requestTimeout = "00:00:10")
+    /// <param name="environment">Variables to set (a null value unsets one), applied last.</param>
+    public static Process Start(SshdFixture sshd, string remote, out StringBuilder log, string requestTimeout = "00:00:10", IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(Assembly());
@@ -21,6 +22,11 @@ internal static class ClientProcess
         info.Environment["Client__RequestTimeout"] = requestTimeout;
         info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         info.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = null;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[name] = value;
+        }
+
         var text = new StringBuilder();
         var process = ProcessRunner.StartCapturing(info, text);
         log = text;

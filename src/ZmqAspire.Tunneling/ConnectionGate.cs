@@ -1,0 +1,188 @@
+using Renci.SshNet;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Decides when a <see cref="SelfHealingForward"/> relays a connection it accepted: at once while
+/// the path works; parked while there is no SSH session (relayed when one is up again); held
+/// until a backoff time while the target behind the SSH server refuses channels.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why: a connection accepted and closed at once is, to NetMQ, a successful connect followed by
+/// a disconnect, and a successful connect resets its reconnect backoff
+/// (<c>ReconnectIntervalMax</c> never applies). Closing at once during an outage made a REQ
+/// socket reconnect every 100 ms or so (about 100 connects in 15 s, each a warning in the
+/// client's log), where a plainly refused port gets 8 in the same time. Holding the connection
+/// instead leaves the socket connected and waiting, as to a slow peer: it reconnects when its own
+/// timeout (Lazy Pirate) closes it, or when a held attempt is refused at the next backoff time.
+/// </para>
+/// <para>
+/// The backoff per target starts at <see cref="SelfHealingForwardOptions.ReconnectDelay"/> after
+/// the first refused channel and doubles with each refusal in a row, up to
+/// <see cref="SelfHealingForwardOptions.MaxReconnectDelay"/>, with ±20 % jitter; a confirmed
+/// channel ends it. SSH does not say which channel open an answer is for: answers are matched to
+/// attempts in the order the attempts were made, which is exact for one target and nearly so for
+/// several (the server may answer opens out of order).
+/// </para>
+/// The relay thread that calls <see cref="WaitForPort"/> is the connection's own: waiting there
+/// holds nothing else up. At most <see cref="MaxWaitingPerTarget"/> connections wait per target;
+/// beyond that they are closed at once.
+/// </remarks>
+internal sealed class ConnectionGate
+{
+    /// <summary>The most connections held or parked per target at once.</summary>
+    public const int MaxWaitingPerTarget = 64;
+
+    private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
+
+    private readonly SelfHealingForwardOptions _healing;
+    private readonly Lane[] _lanes;
+    private readonly Lock _lock = new();
+    private readonly LinkedList<int> _opening = [];
+    private ForwardedPortLocal[]? _ports;
+    private TaskCompletionSource _changed = NewSignal();
+    private bool _stopped;
+
+    public ConnectionGate(int targets, SelfHealingForwardOptions healing)
+    {
+        _healing = healing;
+        _lanes = [.. Enumerable.Range(0, targets).Select(_ => new Lane())];
+    }
+
+    /// <summary>Relays through <paramref name="ports"/> (one per target) from now on; parked connections go now.</summary>
+    public void SessionUp(ForwardedPortLocal[] ports) => Change(() => _ports = ports);
+
+    /// <summary>No session: connections accepted from now on are parked.</summary>
+    public void SessionDown() => Change(() =>
+    {
+        _ports = null;
+        // Answers to these will never come: the session that carried them is gone.
+        _opening.Clear();
+    });
+
+    /// <summary>The forward stopped: every waiting connection, and every later one, is closed.</summary>
+    public void Stop() => Change(() => _stopped = true);
+
+    /// <summary>
+    /// Blocks the calling relay thread until the connection can be relayed, and returns the port
+    /// to relay it through; null: close it (the forward stopped, or too many are waiting).
+    /// </summary>
+    public ForwardedPortLocal? WaitForPort(int target)
+    {
+        var lane = _lanes[target];
+        lock (_lock)
+        {
+            if (lane.Waiting >= MaxWaitingPerTarget)
+            {
+                return null;
+            }
+
+            lane.Waiting++;
+        }
+
+        try
+        {
+            while (true)
+            {
+                TimeSpan wait;
+                Task changed;
+                lock (_lock)
+                {
+                    if (_stopped)
+                    {
+                        return null;
+                    }
+
+                    changed = _changed.Task;
+                    wait = RecheckEvery;
+                    if (_ports is { } ports && ports[target].IsStarted)
+                    {
+                        var now = DateTime.UtcNow;
+                        if (now >= lane.RetryAt)
+                        {
+                            _opening.AddLast(target);
+                            return ports[target];
+                        }
+
+                        wait = lane.RetryAt - now < wait ? lane.RetryAt - now : wait;
+                    }
+                }
+
+                changed.Wait(wait);
+            }
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                lane.Waiting--;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the SSH server's answer to the oldest channel open still unanswered (called on
+    /// SSH.NET's receive thread; never blocks). Returns the target whose state changed: refused
+    /// after working (an outage starts) or confirmed after refusals (it ended); null otherwise.
+    /// </summary>
+    public (int Target, bool Reachable)? Answered(bool confirmed)
+    {
+        lock (_lock)
+        {
+            if (_opening.First is not { } oldest)
+            {
+                return null;
+            }
+
+            _opening.RemoveFirst();
+            var target = oldest.Value;
+            var lane = _lanes[target];
+            if (confirmed)
+            {
+                var recovered = lane.Refusals > 0;
+                lane.Refusals = 0;
+                lane.RetryAt = DateTime.MinValue;
+                return recovered ? (target, true) : null;
+            }
+
+            lane.Refusals++;
+            var delay = Backoff(lane.Refusals);
+            lane.RetryAt = DateTime.UtcNow + delay;
+            return lane.Refusals == 1 ? (target, false) : null;
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private TimeSpan Backoff(int refusals)
+    {
+        var doubled = _healing.ReconnectDelay.TotalMilliseconds * Math.Pow(2, Math.Min(refusals - 1, 30));
+        var capped = Math.Min(doubled, _healing.MaxReconnectDelay.TotalMilliseconds);
+        // Jitter, so that many clients held together do not all retry in step.
+        var jittered = capped * (0.8 + (0.4 * Random.Shared.NextDouble()));
+        return TimeSpan.FromMilliseconds(Math.Min(jittered, _healing.MaxReconnectDelay.TotalMilliseconds));
+    }
+
+    private void Change(Action change)
+    {
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
+            change();
+            changed = _changed;
+            _changed = NewSignal();
+        }
+
+        changed.TrySetResult();
+    }
+
+    private sealed class Lane
+    {
+        public int Waiting { get; set; }
+
+        public int Refusals { get; set; }
+
+        public DateTime RetryAt { get; set; } = DateTime.MinValue;
+    }
+}
