@@ -207,6 +207,7 @@ internal static class Report
         "ssh-L" => "OpenSSH ssh -L",
         "tunnel" => "ZmqAspire tunnel",
         "sshnet" => "SSH.NET defaults",
+        "cli" => "zmq-tunnel",
         _ => transport,
     };
 
