@@ -14,8 +14,14 @@ namespace ZmqAspire.TunnelCli;
 /// <param name="settings">The checked arguments.</param>
 public sealed class TunnelRunner(TunnelSettings settings)
 {
-    /// <summary>How long closing may take after SIGINT/SIGTERM before the process just exits (the OS closes what is left).</summary>
-    private static readonly TimeSpan CloseBudget = TimeSpan.FromMilliseconds(700);
+    /// <summary>
+    /// The shares of the one second SIGINT/SIGTERM allow: the child's grace before it is killed,
+    /// then closing the forward (the OS closes what is left at exit), then the telemetry flush
+    /// (<see cref="Telemetry"/>, 2 x 100 ms).
+    /// </summary>
+    private static readonly TimeSpan ChildGrace = TimeSpan.FromMilliseconds(500);
+
+    private static readonly TimeSpan CloseBudget = TimeSpan.FromMilliseconds(300);
 
     /// <summary>How long the start-up probe waits for a target to speak first (ZMTP peers send their greeting at once).</summary>
     private static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(3);
@@ -48,10 +54,11 @@ public sealed class TunnelRunner(TunnelSettings settings)
         };
         var healing = new SelfHealingForwardOptions { LocalAddress = settings.Bind, LocalPorts = settings.LocalPorts };
 
+        using var telemetry = Telemetry.FromEnvironment();
         SelfHealingForward forward;
         try
         {
-            forward = SelfHealingForward.Start(options, settings.Targets, healing);
+            forward = SelfHealingForward.Start(options, settings.Targets, healing, ct => Telemetry.ConnectAsync(options, ct));
         }
         catch (SocketException ex)
         {
@@ -66,6 +73,8 @@ public sealed class TunnelRunner(TunnelSettings settings)
         var started = false;
         var firstFailure = new TaskCompletionSource<SshTunnelException>(TaskCreationOptions.RunContinuationsAsynchronously);
         var refusals = new ForwardRefusals();
+        forward.Connected += (_, session) => telemetry.Connected(session, forward.SessionCount);
+        forward.Disconnected += (_, reason) => telemetry.Disconnected(reason);
         forward.Connected += (_, session) => _report.State("connected", $"{settings.Server} (session {forward.SessionCount.ToString(CultureInfo.InvariantCulture)}, host key {session.HostKeyFingerprint})");
         forward.Disconnected += (_, reason) => _report.State("disconnected", reason);
         forward.ConnectRetry += (_, retry) =>
@@ -82,6 +91,7 @@ public sealed class TunnelRunner(TunnelSettings settings)
         forward.ForwardFailed += (_, error) =>
         {
             refusals.Add(error);
+            Telemetry.ForwardFailed(error);
             _report.State("forward-failed", error.Message);
         };
         forward.Faulted += (_, error) =>
@@ -158,12 +168,12 @@ public sealed class TunnelRunner(TunnelSettings settings)
             if (child is not null && Volatile.Read(ref _signal) is var signal and not 0)
             {
                 // A signal: pass it on and exit with the child's code once it is gone (or killed).
-                code = await child.StopAsync(signal, CloseBudget).ConfigureAwait(false);
+                code = await child.StopAsync(signal, ChildGrace).ConfigureAwait(false);
             }
             else if (child is not null && !child.Exited.IsCompleted)
             {
                 // The tunnel faulted for good: the child cannot work without it.
-                _ = await child.StopAsync(15, CloseBudget).ConfigureAwait(false);
+                _ = await child.StopAsync(15, ChildGrace).ConfigureAwait(false);
             }
 
             return code;
