@@ -75,6 +75,8 @@ public sealed class ForwardTests(CliSshdFixture sshd, ITestOutputHelper output)
         var ports = await tunnel.WaitForForwardsAsync(1, Generous);
         Assert.Equal([port], ports);
         Assert.Contains($"tcp://127.0.0.1:{portText} -> {server.Endpoint} via {sshd.Server}", tunnel.StandardOutput, StringComparison.Ordinal);
+        // By default only this machine can use the forward.
+        Assert.Contains($"127.0.0.1:{portText} ", Assert.Single(TunnelProcess.ListeningSockets(port)), StringComparison.Ordinal);
 
         // The seed's client, unmodified, as a fresh local user: a plain connect and 9 requests.
         using var peer = new SeedPeer("127.0.0.1", sshd.Port, knownHostKey: null, clientPrivateKeyPath: null);
@@ -134,6 +136,27 @@ public sealed class ForwardTests(CliSshdFixture sshd, ITestOutputHelper output)
             Assert.True(req.TryReceiveFrameString(TimeSpan.FromSeconds(20), out var reply), tunnel.Describe);
             Assert.Equal(server.ExpectedGreeting, reply);
         }
+    }
+
+    [Fact]
+    public async Task Bind_0_0_0_0_listens_on_every_address_only_when_asked()
+    {
+        using var server = ReplyServer.Start();
+        using var tunnel = TunnelProcess.Start([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath, "--json", "--bind", "0.0.0.0"]);
+        Assert.True(await TunnelProcess.WaitForAsync(() => tunnel.StandardOutput.Contains("\"local\"", StringComparison.Ordinal), Generous), tunnel.Describe);
+        var local = (string)JsonNode.Parse(tunnel.StandardOutput.Split('\n')[0])!["local"]!;
+        Assert.StartsWith("tcp://0.0.0.0:", local, StringComparison.Ordinal);
+        var port = int.Parse(local["tcp://0.0.0.0:".Length..], CultureInfo.InvariantCulture);
+        var listening = Assert.Single(TunnelProcess.ListeningSockets(port));
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"0.0.0.0:{port}"), listening, StringComparison.Ordinal);
+
+        // Reached here through loopback all the same; by default (other tests) it listens on 127.0.0.1 only.
+        using var req = new RequestSocket();
+        req.Options.Linger = TimeSpan.Zero;
+        req.Connect(string.Create(CultureInfo.InvariantCulture, $"tcp://127.0.0.1:{port}"));
+        req.SendFrame("Hello");
+        Assert.True(req.TryReceiveFrameString(TimeSpan.FromSeconds(20), out var reply), tunnel.Describe);
+        Assert.Equal(server.ExpectedGreeting, reply);
     }
 
     [Fact]
