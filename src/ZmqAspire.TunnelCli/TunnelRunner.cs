@@ -108,8 +108,7 @@ public sealed class TunnelRunner(TunnelSettings settings)
             var first = await Task.WhenAny(up, firstFailure.Task, _stop.Task).ConfigureAwait(false);
             if (first == firstFailure.Task)
             {
-                var error = await firstFailure.Task.ConfigureAwait(false);
-                return Fail(error.Message, ExitCodeOf(error));
+                return Fail(await firstFailure.Task.ConfigureAwait(false));
             }
 
             if (first == _stop.Task)
@@ -123,7 +122,7 @@ public sealed class TunnelRunner(TunnelSettings settings)
             }
             catch (SshTunnelException error)
             {
-                return Fail(error.Message, ExitCodeOf(error));
+                return Fail(error);
             }
 
             if (settings.Probe)
@@ -201,6 +200,12 @@ public sealed class TunnelRunner(TunnelSettings settings)
         SshForwardException => ExitCodes.ForwardRefused,
         _ => ExitCodes.Software,
     };
+
+    private int Fail(SshTunnelException error) =>
+        Fail(error is SshPrivateKeyException && NeedsPassphraseHint(error) ? error.Message + " Give --ask-passphrase to type it on the terminal." : error.Message, ExitCodeOf(error));
+
+    private bool NeedsPassphraseHint(SshTunnelException error) =>
+        !settings.AskPassphrase && error.InnerException is Renci.SshNet.Common.SshPassPhraseNullOrEmptyException;
 
     private int Fail(string message, int exitCode)
     {

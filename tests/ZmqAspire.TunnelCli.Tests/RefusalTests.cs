@@ -102,6 +102,17 @@ public sealed class RefusalTests(CliSshdFixture sshd)
     }
 
     [Fact]
+    public async Task An_encrypted_key_without_ask_passphrase_exits_66_without_prompting()
+    {
+        using var server = ReplyServer.Start();
+        // stdin is a pipe here: a prompt would hang the run, so the time limit is part of the assertion.
+        var run = await TunnelProcess.RunAsync([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.EncryptedKeyPath], TimeSpan.FromSeconds(30));
+        Assert.True(run.Process.ExitCode == 66, run.Describe);
+        Assert.Contains("it is encrypted and no passphrase was given", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("Give --ask-passphrase", run.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_local_port_in_use_exits_71()
     {
         using var server = ReplyServer.Start();
