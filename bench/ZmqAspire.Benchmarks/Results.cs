@@ -9,7 +9,7 @@ internal sealed record Mode(string Id, string Title, Kind Kind, string Transport
         new("netmq", "NetMQ direct", Kind.NetMQ, "direct", true),
         new("netmq-ssh-L", "NetMQ via OpenSSH ssh -L", Kind.NetMQ, "ssh-L", true),
         new("netmq-tunnel", "NetMQ via ZmqAspire tunnel", Kind.NetMQ, "tunnel", true),
-        new("netmq-cli", "NetMQ via zmq-tunnel (the command)", Kind.NetMQ, "cli", false),
+        new("netmq-cli", "NetMQ via zmq-tunnel (the command)", Kind.NetMQ, "cli", true),
         new("netmq-sshnet", "NetMQ via SSH.NET defaults (no fast path)", Kind.NetMQ, "sshnet", false),
         new("netmq-relay", "NetMQ via a plain TCP relay (socat, no SSH)", Kind.NetMQ, "relay", false),
         new("tcp-ssh-L", "raw TCP via OpenSSH ssh -L", Kind.Tcp, "ssh-L", false),
@@ -20,7 +20,7 @@ internal sealed record Mode(string Id, string Title, Kind Kind, string Transport
 
     public static string[] DefaultIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel", "netmq-sshnet"];
 
-    public static string[] SmokeIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel"];
+    public static string[] SmokeIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel", "netmq-cli"];
 }
 
 /// <summary>All figures of one benchmark invocation (serialized to the JSON file).</summary>
