@@ -122,7 +122,9 @@ public sealed class ForwardTests(CliSshdFixture sshd, ITestOutputHelper output)
     {
         using var first = ReplyServer.Start();
         using var second = ReplyServer.Start();
-        using var tunnel = TunnelProcess.Start([sshd.Server, first.Endpoint, second.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath, "--json"]);
+        // Two pins, as during a host key rotation: the one sshd has is enough.
+        using var tunnel = TunnelProcess.Start(
+            [sshd.Server, first.Endpoint, second.Endpoint, "--host-key", sshd.OtherHostKeyFingerprint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath, "--json"]);
         Assert.True(await TunnelProcess.WaitForAsync(() => tunnel.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length >= 2, Generous), tunnel.Describe);
         var lines = tunnel.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal([first.Endpoint, second.Endpoint], lines.Select(l => (string)l["remote"]!));
