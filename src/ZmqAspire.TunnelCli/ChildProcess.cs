@@ -32,14 +32,38 @@ public sealed partial class ChildProcess : IDisposable
     /// <summary>Gets a task that completes with the child's exit code (128 + N when signal N killed it).</summary>
     public Task<int> Exited { get; }
 
-    /// <summary>Starts the command.</summary>
+    /// <summary>Where util-linux's setpriv is on Linux (Debian: always, it is essential).</summary>
+    private const string SetprivPath = "/usr/bin/setpriv";
+
+    /// <summary>
+    /// Starts the command. On Linux it is started through <c>setpriv --pdeathsig TERM</c>, which
+    /// execs it (no extra process) with a parent-death signal: if zmq-tunnel itself is killed
+    /// (SIGKILL, OOM), the kernel sends the child SIGTERM instead of leaving it orphaned, the
+    /// failure pyzmq's tunnel processes have. The signal follows the THREAD that forked, so the
+    /// child is started from a dedicated thread that lives as long as the child.
+    /// </summary>
     /// <param name="command">The program and its arguments, with <c>{endpoint}</c>-style placeholders.</param>
     /// <param name="locals">The local endpoints, one per target in order.</param>
     /// <returns>The running child.</returns>
-    /// <exception cref="System.ComponentModel.Win32Exception">The program cannot be started.</exception>
+    /// <exception cref="System.ComponentModel.Win32Exception">The program cannot be found or started.</exception>
     public static ChildProcess Start(IReadOnlyList<string> command, IReadOnlyList<TcpEndpoint> locals)
     {
-        var info = new ProcessStartInfo(command[0]) { UseShellExecute = false };
+        var program = Resolve(command[0])
+            ?? throw new System.ComponentModel.Win32Exception(2, "No such file or directory (or not executable)");
+        var info = new ProcessStartInfo { UseShellExecute = false };
+        if (OperatingSystem.IsLinux() && File.Exists(SetprivPath))
+        {
+            info.FileName = SetprivPath;
+            foreach (var word in new[] { "--pdeathsig", "TERM", "--", program })
+            {
+                info.ArgumentList.Add(word);
+            }
+        }
+        else
+        {
+            info.FileName = program;
+        }
+
         foreach (var argument in command.Skip(1))
         {
             info.ArgumentList.Add(Substitute(argument, locals));
@@ -50,7 +74,47 @@ public sealed partial class ChildProcess : IDisposable
             info.Environment[name] = value;
         }
 
-        return new ChildProcess(Process.Start(info)!);
+        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var parent = new Thread(() =>
+        {
+            Process process;
+            try
+            {
+                process = Process.Start(info)!;
+            }
+            catch (Exception ex)
+            {
+                started.SetException(ex);
+                return;
+            }
+
+            started.SetResult(process);
+            // This thread is the child's parent for PR_SET_PDEATHSIG: it must not end first.
+            process.WaitForExit();
+        })
+        {
+            IsBackground = true,
+            Name = "zmq-tunnel child parent",
+        };
+        parent.Start();
+        return new ChildProcess(started.Task.GetAwaiter().GetResult());
+    }
+
+    /// <summary>Finds the program as execvp would: a path with a slash as it is, else the first executable match in PATH.</summary>
+    private static string? Resolve(string program)
+    {
+        static bool Executable(string path) =>
+            File.Exists(path) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0);
+
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            return Executable(program) ? Path.GetFullPath(program) : null;
+        }
+
+        return (System.Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(Executable);
     }
 
     /// <summary>

@@ -51,6 +51,36 @@ public sealed class LifetimeTests(CliSshdFixture sshd, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_child_does_not_outlive_a_zmq_tunnel_killed_with_sigkill()
+    {
+        using var server = ReplyServer.Start();
+        using var tunnel = TunnelProcess.Start(
+            [sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath, "--", "/usr/bin/python3", "-c", "import os, time; print('child pid', os.getpid(), flush=True); time.sleep(120)"]);
+        Assert.True(await TunnelProcess.WaitForAsync(() => tunnel.StandardOutput.Contains("child pid ", StringComparison.Ordinal), Generous), tunnel.Describe);
+        var line = tunnel.StandardOutput.Split('\n').First(l => l.StartsWith("child pid ", StringComparison.Ordinal));
+        var pid = int.Parse(line["child pid ".Length..].Trim(), CultureInfo.InvariantCulture);
+        Assert.True(Directory.Exists($"/proc/{pid}"), "the child is not running");
+
+        tunnel.Signal("KILL");
+        await tunnel.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        // The kernel's parent-death signal (setpriv --pdeathsig TERM) ends it; /proc/PID goes once it is reaped (by init).
+        Assert.True(await TunnelProcess.WaitForAsync(() => !Directory.Exists($"/proc/{pid}") || IsZombie(pid), TimeSpan.FromSeconds(5)), $"the child {pid} outlived zmq-tunnel");
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task Killed_with_sigkill_20_times_it_leaves_no_listener_and_no_ssh_session()
     {
         using var server = ReplyServer.Start();
