@@ -45,7 +45,7 @@ public static class ExitCodes
           66   identity or known_hosts file unusable (EX_NOINPUT)
           69   bastion unreachable at start (EX_UNAVAILABLE)
           70   internal error (EX_SOFTWARE)
-          71   local port cannot be opened, e.g. in use (EX_OSERR)
+          71   local or health port cannot be opened, e.g. in use (EX_OSERR)
           76   forward refused by the bastion: target closed or not permitted (EX_PROTOCOL)
           77   authentication refused (EX_NOPERM)
           78   host key refused: names the expected and the seen fingerprint (EX_CONFIG)

@@ -27,6 +27,12 @@ catch (UsageException ex)
 {
     return Usage(ex.Message);
 }
+catch (Exception ex)
+{
+    // A bug, not a refusal: say so, with the stack for the report.
+    Console.Error.WriteLine($"zmq-tunnel: internal error, please report it: {ex}");
+    return ExitCodes.Software;
+}
 
 static int Usage(string message)
 {

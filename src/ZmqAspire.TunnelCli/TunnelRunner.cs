@@ -127,12 +127,16 @@ public sealed class TunnelRunner(TunnelSettings settings)
 
             if (settings.Probe)
             {
-                for (var i = 0; i < forward.LocalEndpoints.Count; i++)
+                // A signal or a fault during the probe (up to 3 s per silent target) must not wait for it.
+                var probe = ProbeAllAsync(forward, refusals);
+                if (await Task.WhenAny(probe, _stop.Task).ConfigureAwait(false) == _stop.Task)
                 {
-                    if (await ProbeAsync(forward.LocalEndpoints[i], refusals).ConfigureAwait(false) is { } refused)
-                    {
-                        return Fail($"the bastion refused the forward to {settings.Targets[i]}: {refused.Message}", ExitCodes.ForwardRefused);
-                    }
+                    return await _stop.Task.ConfigureAwait(false);
+                }
+
+                if (await probe.ConfigureAwait(false) is { } failed)
+                {
+                    return Fail($"the bastion refused the forward to {settings.Targets[failed.Index]}: {failed.Error.Message}", ExitCodes.ForwardRefused);
                 }
             }
 
@@ -145,7 +149,15 @@ public sealed class TunnelRunner(TunnelSettings settings)
 
             if (settings.HealthPort is { } healthPort)
             {
-                health = HealthEndpoint.Start(healthPort, forward, settings);
+                try
+                {
+                    health = HealthEndpoint.Start(healthPort, forward, settings);
+                }
+                catch (SocketException ex)
+                {
+                    return Fail($"cannot serve the health report on 127.0.0.1:{healthPort.ToString(CultureInfo.InvariantCulture)}: {ex.Message}", ExitCodes.LocalPort);
+                }
+
                 _report.State("health", $"http://127.0.0.1:{health.Port.ToString(CultureInfo.InvariantCulture)}/");
             }
 
@@ -224,6 +236,20 @@ public sealed class TunnelRunner(TunnelSettings settings)
     /// <summary>A wildcard bind is printed as it listens, the others as the endpoint to connect to.</summary>
     private string Shown(TcpEndpoint local) =>
         settings.Bind.Equals(IPAddress.Any) ? $"tcp://0.0.0.0:{local.Port.ToString(CultureInfo.InvariantCulture)}" : local.ToString();
+
+    /// <summary>Probes each forward in turn; returns the first refused one.</summary>
+    private static async Task<(int Index, SshForwardException Error)?> ProbeAllAsync(SelfHealingForward forward, ForwardRefusals refusals)
+    {
+        for (var i = 0; i < forward.LocalEndpoints.Count; i++)
+        {
+            if (await ProbeAsync(forward.LocalEndpoints[i], refusals).ConfigureAwait(false) is { } refused)
+            {
+                return (i, refused);
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>
     /// Opens one connection through a forward, so that a target the bastion cannot reach (closed,

@@ -123,4 +123,16 @@ public sealed class RefusalTests(CliSshdFixture sshd)
         Assert.True(run.Process.ExitCode == 71, run.Describe);
         Assert.Contains($"cannot listen on 127.0.0.1:{port}", run.StandardError, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_health_port_in_use_exits_71()
+    {
+        using var server = ReplyServer.Start();
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+        var run = await TunnelProcess.RunAsync([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath, "--health-port", port], Generous);
+        Assert.True(run.Process.ExitCode == 71, run.Describe);
+        Assert.Contains($"cannot serve the health report on 127.0.0.1:{port}", run.StandardError, StringComparison.Ordinal);
+    }
 }
