@@ -125,6 +125,11 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             _transports["tunnel"] = await TunnelTransport.StartAsync(sshd, _server.Ports).ConfigureAwait(false);
         }
 
+        if (needed.Contains("cli"))
+        {
+            _transports["cli"] = CliTransport.Start(sshd, _server.Ports);
+        }
+
         if (needed.Contains("sshnet"))
         {
             _transports["sshnet"] = await PlainSshNetTransport.StartAsync(sshd, _server.Ports).ConfigureAwait(false);

@@ -9,16 +9,18 @@ internal sealed record Mode(string Id, string Title, Kind Kind, string Transport
         new("netmq", "NetMQ direct", Kind.NetMQ, "direct", true),
         new("netmq-ssh-L", "NetMQ via OpenSSH ssh -L", Kind.NetMQ, "ssh-L", true),
         new("netmq-tunnel", "NetMQ via ZmqAspire tunnel", Kind.NetMQ, "tunnel", true),
+        new("netmq-cli", "NetMQ via zmq-tunnel (the command)", Kind.NetMQ, "cli", true),
         new("netmq-sshnet", "NetMQ via SSH.NET defaults (no fast path)", Kind.NetMQ, "sshnet", false),
         new("netmq-relay", "NetMQ via a plain TCP relay (socat, no SSH)", Kind.NetMQ, "relay", false),
         new("tcp-ssh-L", "raw TCP via OpenSSH ssh -L", Kind.Tcp, "ssh-L", false),
         new("tcp-tunnel", "raw TCP via ZmqAspire tunnel", Kind.Tcp, "tunnel", false),
+        new("tcp-cli", "raw TCP via zmq-tunnel (the command)", Kind.Tcp, "cli", false),
         new("tcp-sshnet", "raw TCP via SSH.NET defaults", Kind.Tcp, "sshnet", false),
     ];
 
     public static string[] DefaultIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel", "netmq-sshnet"];
 
-    public static string[] SmokeIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel"];
+    public static string[] SmokeIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel", "netmq-cli"];
 }
 
 /// <summary>All figures of one benchmark invocation (serialized to the JSON file).</summary>

@@ -75,24 +75,25 @@ internal sealed class ForwardListener : IDisposable
     /// </summary>
     /// <exception cref="NotSupportedException">SSH.NET lacks the members our accept loop needs.</exception>
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
-    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardedPortLocal?> currentPort)
+    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardedPortLocal?> currentPort, IPEndPoint? bind = null)
     {
         if (SshFastPath.ProcessAccept is not { } processAccept || !SshFastPath.CanCloseBuiltInListener)
         {
             throw new NotSupportedException("This SSH.NET version does not let a forward keep its local port across sessions (ForwardedPortLocal.ProcessAccept not found).");
         }
 
-        var forward = new ForwardListener(Listen(), currentPort, processAccept, remote);
+        var forward = new ForwardListener(Listen(bind), currentPort, processAccept, remote);
         _ = forward.AcceptLoopAsync();
         return forward;
     }
 
-    private static Socket Listen()
+    private static Socket Listen(IPEndPoint? bind = null)
     {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        bind ??= new IPEndPoint(IPAddress.Loopback, 0);
+        var listener = new Socket(bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Bind(bind);
             listener.Listen(128);
             return listener;
         }

@@ -68,7 +68,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             for (var i = 0; i < remotes.Count; i++)
             {
                 var lane = i;
-                _listeners[i] = ForwardListener.StartDetached(remotes[i], () => _gate.WaitForPort(lane));
+                _listeners[i] = ForwardListener.StartDetached(remotes[i], () => _gate.WaitForPort(lane), new System.Net.IPEndPoint(healing.LocalAddress, healing.LocalPorts?[i] ?? 0));
             }
         }
         catch
@@ -77,7 +77,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             throw;
         }
 
-        LocalEndpoints = [.. _listeners.Select(l => new TcpEndpoint(System.Net.IPAddress.Loopback.ToString(), l.Port))];
+        // A wildcard bind is reached through loopback from this machine.
+        var connectTo = healing.LocalAddress.Equals(System.Net.IPAddress.Any) || healing.LocalAddress.Equals(System.Net.IPAddress.IPv6Any)
+            ? System.Net.IPAddress.Loopback : healing.LocalAddress;
+        LocalEndpoints = [.. _listeners.Select(l => new TcpEndpoint(connectTo.ToString(), l.Port))];
         _supervisor = Task.Run(SuperviseAsync);
     }
 
@@ -174,8 +177,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
     /// <param name="login">As for the single-target overload.</param>
     /// <returns>The forward; dispose it to close the listeners and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, a timing in <paramref name="healing"/> is out of range, no target is given, or a target is a wildcard (<c>*</c> or port 0).</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, a timing in <paramref name="healing"/> is out of range, no target is given, a target is a wildcard (<c>*</c> or port 0),
+    /// or <see cref="SelfHealingForwardOptions.LocalPorts"/> does not give one port per target.</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the ports needs.</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">A local port cannot be opened (a fixed one is in use, say).</exception>
     public static SelfHealingForward Start(
         SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions? healing = null, Func<CancellationToken, Task<SshTunnelSession>>? login = null)
     {
@@ -189,6 +194,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         foreach (var remote in remotes)
         {
             TcpEndpoint.RequireTarget(remote, nameof(remotes));
+        }
+
+        if (healing?.LocalPorts is { } ports && (ports.Count != remotes.Count || ports.Any(p => p is < 0 or > HostPort.MaxPort)))
+        {
+            throw new ArgumentException("Give one local port (0-65535) per target.", nameof(healing));
         }
 
         options.Validate();

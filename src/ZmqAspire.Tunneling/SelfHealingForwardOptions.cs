@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace ZmqAspire.Tunneling;
 
 /// <summary>How a <see cref="SelfHealingForward"/> notices a dead SSH session and logs in again.</summary>
@@ -42,4 +44,18 @@ public sealed class SelfHealingForwardOptions
             throw new ArgumentException($"SelfHealingForwardOptions.LivenessPoll must be positive (was {LivenessPoll}).", nameof(LivenessPoll));
         }
     }
+
+    /// <summary>
+    /// Gets or sets the address the local listeners bind to. Default: <c>127.0.0.1</c>, so only
+    /// this machine can use the forward; another address (<c>0.0.0.0</c>) exposes it to the
+    /// network, as <c>ssh -L 0.0.0.0:port:...</c> does.
+    /// </summary>
+    public IPAddress LocalAddress { get; set; } = IPAddress.Loopback;
+
+    /// <summary>
+    /// Gets or sets fixed local ports, one per target in order (0: the OS picks one). Default:
+    /// <see langword="null"/>, the OS picks every port. A fixed port is for peers that cannot be
+    /// told the port, such as a client that connects to <c>tcp://127.0.0.1:5557</c>.
+    /// </summary>
+    public IReadOnlyList<int>? LocalPorts { get; set; }
 }
