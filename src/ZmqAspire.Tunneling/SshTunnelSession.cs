@@ -101,6 +101,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         var (methods, credentials, methodNames) = SshCredentials.Create(options);
 
         var info = new ConnectionInfo(server.Host, server.Port, server.User, methods) { Timeout = options.ConnectTimeout };
+        // SSH.NET lists keepalive@openssh.com as a request it knows, and then never answers it on
+        // its own channels: sshd's ClientAliveInterval probes go unanswered and sshd drops the
+        // session. Unlisted, it is an unknown request, which SSH.NET answers with
+        // SSH_MSG_CHANNEL_FAILURE as RFC 4254 section 5.4 asks (any answer tells sshd we are alive).
+        info.ChannelRequests.Remove("keepalive@openssh.com");
         if (SshFastPath.Enabled)
         {
             SshFastPath.PreferAesGcm(info);
