@@ -6,9 +6,11 @@ namespace ZmqAspire.Tunneling;
 
 /// <summary>
 /// Our accept loop for a local forward, in place of <see cref="ForwardedPortLocal"/>'s own:
-/// accepts on <c>127.0.0.1:0</c> and hands each connection, on a thread of its own, to SSH.NET's
-/// channel code (<see cref="SshFastPath.ProcessAccept"/>), which opens the direct-tcpip channel
-/// and relays until either end closes.
+/// accepts on <c>127.0.0.1:0</c> and hands each connection to our own channels
+/// (<see cref="ChannelMux"/>, asynchronous: no thread per connection) or, when SSH.NET's
+/// internals cannot be reached, on a thread of its own to SSH.NET's channel code
+/// (<see cref="SshFastPath.ProcessAccept"/>), which opens the direct-tcpip channel and relays
+/// until either end closes.
 /// </summary>
 /// <remarks>
 /// SSH.NET 2026.0.0's accept loop has two faults that this replaces (without changing how
@@ -23,21 +25,21 @@ namespace ZmqAspire.Tunneling;
 /// machine the third connection waits for the pool to grow (about half a second per thread),
 /// and everything else on the pool (timers, async I/O, the app's own work) queues behind.</item>
 /// </list>
-/// Here every connection gets a dedicated background thread instead, and accepts never wait
-/// for relays.
+/// Here accepts never wait for relays; SSH.NET's relays (the fallback) get a dedicated
+/// background thread each.
 /// </remarks>
 internal sealed class ForwardListener : IDisposable
 {
     private readonly Socket _listener;
-    private readonly Func<ForwardedPortLocal?> _currentPort;
-    private readonly Action<ForwardedPortLocal, Socket> _processAccept;
+    private readonly Func<ForwardRoute?> _currentRoute;
+    private readonly Action<ForwardedPortLocal, Socket>? _processAccept;
     private readonly string _threadName;
     private int _disposed;
 
-    private ForwardListener(Socket listener, Func<ForwardedPortLocal?> currentPort, Action<ForwardedPortLocal, Socket> processAccept, TcpEndpoint remote)
+    private ForwardListener(Socket listener, Func<ForwardRoute?> currentRoute, Action<ForwardedPortLocal, Socket>? processAccept, TcpEndpoint remote)
     {
         _listener = listener;
-        _currentPort = currentPort;
+        _currentRoute = currentRoute;
         _processAccept = processAccept;
         _threadName = $"ZmqAspire.Tunneling relay to {remote}";
         Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
@@ -51,14 +53,15 @@ internal sealed class ForwardListener : IDisposable
     /// listener in use) when the fast path is off or SSH.NET lacks the members it needs.
     /// </summary>
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
-    public static ForwardListener? TryStart(ForwardedPortLocal port, TcpEndpoint remote)
+    public static ForwardListener? TryStart(ForwardRoute route)
     {
-        if (!SshFastPath.CanReplaceListener || SshFastPath.ProcessAccept is not { } processAccept)
+        if (!SshFastPath.CanReplaceListener)
         {
             return null;
         }
 
-        var forward = new ForwardListener(Listen(), () => port, processAccept, remote);
+        var port = route.Port;
+        var forward = new ForwardListener(Listen(), () => route, SshFastPath.ProcessAccept, route.Remote);
         // The port stops on its own when the SSH session fails: stop accepting with it.
         port.Closing += (_, _) => forward.Dispose();
         SshFastPath.CloseBuiltInListener(port);
@@ -68,19 +71,19 @@ internal sealed class ForwardListener : IDisposable
 
     /// <summary>
     /// Opens a listener that outlives SSH sessions (<see cref="SelfHealingForward"/>): each
-    /// connection is relayed through the port <paramref name="currentPort"/> gives at the time,
+    /// connection is relayed through the route <paramref name="currentRoute"/> gives at the time,
     /// or closed at once when it gives none (no session: the connecting socket retries later).
     /// </summary>
     /// <exception cref="NotSupportedException">SSH.NET lacks the members our accept loop needs.</exception>
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
-    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardedPortLocal?> currentPort)
+    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardRoute?> currentRoute)
     {
         if (SshFastPath.ProcessAccept is not { } processAccept || !SshFastPath.CanCloseBuiltInListener)
         {
             throw new NotSupportedException("This SSH.NET version does not let a forward keep its local port across sessions (ForwardedPortLocal.ProcessAccept not found).");
         }
 
-        var forward = new ForwardListener(Listen(), currentPort, processAccept, remote);
+        var forward = new ForwardListener(Listen(), currentRoute, processAccept, remote);
         _ = forward.AcceptLoopAsync();
         return forward;
     }
@@ -136,6 +139,14 @@ internal sealed class ForwardListener : IDisposable
 
             // Accepted sockets inherit TCP_NODELAY from the listener on Linux, not everywhere.
             connection.NoDelay = true;
+            var route = _currentRoute();
+            if (route is { Mux: { } mux, IsClosed: false } && route.Port.IsStarted)
+            {
+                // Our channels: asynchronous from here on, no thread held.
+                _ = mux.RelayDirectAsync(connection, route);
+                continue;
+            }
+
             var thread = new Thread(() => Relay(connection))
             {
                 IsBackground = true,
@@ -147,8 +158,8 @@ internal sealed class ForwardListener : IDisposable
 
     private void Relay(Socket connection)
     {
-        var port = _currentPort();
-        if (port is null || !port.IsStarted)
+        var port = _currentRoute() is { IsClosed: false } route ? route.Port : null;
+        if (port is null || !port.IsStarted || _processAccept is null)
         {
             // No session right now: close, and the connecting socket retries later.
             connection.Dispose();

@@ -106,7 +106,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public SshTunnelSession? Session => _current?.Session;
 
     /// <summary>Gets a value indicating whether a session is up and connections are relayed.</summary>
-    public bool IsUp => _current is { Session.IsConnected: true } current && current.Ports.All(p => p.IsStarted);
+    public bool IsUp => _current is { Session.IsConnected: true } current && current.Ports.All(p => p.Port.IsStarted);
 
     /// <summary>Gets the error that stopped the forward for good, if any.</summary>
     public SshTunnelException? Fault { get; private set; }
@@ -265,12 +265,20 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     {
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
-        void OnRefused(object? sender, SshForwardException e) => ForwardFailed?.Invoke(this, e);
-        void OnPortError(object? sender, ExceptionEventArgs e)
+        // Refusals reach each forward's route with its target; the session's event is only
+        // needed when SSH.NET's channels are in use and the target could not be named.
+        void OnRefused(object? sender, SshForwardException e)
         {
-            var remote = sender is ForwardedPortLocal p ? new TcpEndpoint(p.Host, (int)p.Port) : Remote;
-            ForwardFailed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
-            if (e.Exception is SshOperationTimeoutException)
+            if (!Remotes.Contains(e.Remote))
+            {
+                ForwardFailed?.Invoke(this, e);
+            }
+        }
+
+        void OnRouteFailed(SshForwardException e)
+        {
+            ForwardFailed?.Invoke(this, e);
+            if (e.InnerException is SshOperationTimeoutException)
             {
                 // The server took no new channel in time: it is not answering (paused, cut off).
                 lost.TrySetResult($"the SSH server did not answer a channel open within {_options.ConnectTimeout.TotalSeconds:0.###} s");
@@ -279,7 +287,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
         session.ErrorOccurred += OnError;
         session.ChannelOpenFailed += OnRefused;
-        ForwardedPortLocal[] ports;
+        ForwardRoute[] ports;
         try
         {
             ports = [.. Remotes.Select(session.OpenDetachedPort)];
@@ -292,7 +300,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             return ex.Message;
         }
 
-        Array.ForEach(ports, p => p.Exception += OnPortError);
+        Array.ForEach(ports, p => p.Failed += OnRouteFailed);
         if (_reconnect.IsCancellationRequested)
         {
             _reconnect = new CancellationTokenSource();
@@ -332,7 +340,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         {
             _up = NewSignal();
             _current = null;
-            Array.ForEach(ports, p => p.Exception -= OnPortError);
+            Array.ForEach(ports, p => p.Failed -= OnRouteFailed);
             session.ErrorOccurred -= OnError;
             session.ChannelOpenFailed -= OnRefused;
         }
@@ -352,5 +360,5 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     private static void DisposeInBackground(SshTunnelSession session) => _ = Task.Run(session.Dispose);
 
-    private sealed record Current(SshTunnelSession Session, ForwardedPortLocal[] Ports);
+    private sealed record Current(SshTunnelSession Session, ForwardRoute[] Ports);
 }

@@ -18,6 +18,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private readonly IDisposable[] _credentials;
     private readonly QuickAck? _quickAck;
     private readonly List<LocalForward> _forwards = [];
+    private ChannelMux? _mux;
     private readonly Lock _gate = new();
     private bool _disposed;
 
@@ -57,7 +58,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     public TunnelFastPath FastPath =>
         (_quickAck is { IsActive: true } ? TunnelFastPath.QuickAck : TunnelFastPath.None)
         | (SocketMadeBlocking ? TunnelFastPath.BlockingSocket : TunnelFastPath.None)
-        | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None);
+        | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None)
+        | (_mux is not null ? TunnelFastPath.OwnChannels : TunnelFastPath.None);
+
+    /// <summary>Gets our channel multiplexer (null: SSH.NET's channels relay).</summary>
+    internal ChannelMux? Mux => _mux;
 
     /// <summary>Gets what keeps ACKs on the SSH connection immediate (null when the fast path is off or unavailable).</summary>
     internal QuickAck? QuickAck => _quickAck;
@@ -143,6 +148,12 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
+            session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout);
+            if (session._mux is { } mux)
+            {
+                mux.ChannelRefused += e => session.ChannelOpenFailed?.Invoke(session, e);
+            }
+
             ChannelOpenFailures.TrySubscribe(client, session.ReportChannelOpenFailure);
             return session;
         }
@@ -195,13 +206,14 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var port = new ForwardedPortLocal("127.0.0.1", 0, remote.Host, (uint)remote.Port);
+            var route = new ForwardRoute(remote, port, _mux);
             ForwardListener? listener;
             try
             {
                 _client.AddForwardedPort(port);
                 port.Start();
                 // Our accept loop in place of SSH.NET's (see ForwardListener); null: SSH.NET's is kept.
-                listener = ForwardListener.TryStart(port, remote);
+                listener = ForwardListener.TryStart(route);
             }
             catch (Exception ex) when (ex is SocketException or SshException or InvalidOperationException)
             {
@@ -210,14 +222,14 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 throw new SshForwardException(remote, ex.Message, ex);
             }
 
-            var forward = new LocalForward(this, port, listener, remote);
+            var forward = new LocalForward(this, route, listener);
             _forwards.Add(forward);
             return forward;
         }
     }
 
     /// <summary>Closes a forward's listener and its channels; called by <see cref="LocalForward.Dispose"/>.</summary>
-    internal void Close(LocalForward forward, ForwardedPortLocal port, ForwardListener? listener)
+    internal void Close(LocalForward forward, ForwardRoute route, ForwardListener? listener)
     {
         lock (_gate)
         {
@@ -226,10 +238,13 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 return;
             }
 
-            // Stop accepting first, then close the channels (Stop waits for them).
+            // What fails from here on is the close we asked for, not a forward failure.
+            route.Close();
+            // Stop accepting first, then close the channels (SSH.NET's Stop waits for its own).
             listener?.Dispose();
-            StopQuietly(port);
-            port.Dispose();
+            _mux?.CloseChannelsOf(route);
+            StopQuietly(route.Port);
+            route.Port.Dispose();
         }
     }
 
@@ -276,6 +291,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             _disposed = true;
         }
 
+        _mux?.Dispose();
         try
         {
             _client.Disconnect();

@@ -19,4 +19,10 @@ public enum TunnelFastPath
 
     /// <summary>Our own accept loop replaces SSH.NET's on local forwards.</summary>
     ForwardListener = 4,
+
+    /// <summary>
+    /// Our own TCP forwarding channels replace SSH.NET's: per-channel flow control (RFC 4254
+    /// section 5.2), so a stalled local reader slows only its own channel.
+    /// </summary>
+    OwnChannels = 8,
 }

@@ -1,0 +1,356 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+using Renci.SshNet.Messages;
+using Renci.SshNet.Messages.Connection;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Our own TCP forwarding channels on an SSH.NET session (<see cref="RelayChannel"/>): opens
+/// "direct-tcpip" channels for local forwards, accepts "forwarded-tcpip" channels for remote
+/// forwards, and routes the session's channel messages to them by channel number.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why our own channels rather than SSH.NET's (<c>ChannelDirectTcpip</c>,
+/// <c>ChannelForwardedTcpip</c>): those write to the local socket with a blocking send on the
+/// session's single receive thread and reopen the SSH window before the data is written, over a
+/// 2 GiB window, so one stalled local reader blocks every channel of the session and nothing
+/// holds the remote writer back. RFC 4254 section 5.2 makes the window the receiver's tool for
+/// exactly this: a channel's window is reopened only for data its local socket has taken, and
+/// the other channels are never waited for. SSH.NET offers no public way to open or accept a
+/// TCP channel (sshnet/SSH.NET#732), and its window handling is private, so the channel is ours.
+/// </para>
+/// <para>
+/// What is reached by reflection: the internal <c>Session</c> object (<c>BaseClient.Session</c>),
+/// its internal <c>SendMessage(Message)</c>, and its public channel message events. The messages
+/// themselves are SSH.NET's public types. Our channel numbers start at 0x40000000, far above
+/// SSH.NET's own (counted from 0), so both can share a session; SSH.NET's channels ignore
+/// messages for numbers that are not theirs and so do ours. When a member is missing (another
+/// SSH.NET) <see cref="TryAttach"/> returns null and SSH.NET's channels are used as before.
+/// </para>
+/// </remarks>
+internal sealed class ChannelMux : IDisposable
+{
+    private const BindingFlags NonPublicInstance = BindingFlags.Instance | BindingFlags.NonPublic;
+    private const uint FirstChannel = 0x4000_0000;
+
+    private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", NonPublicInstance);
+    private static readonly MethodInfo? SendMethod = SshFastPath.SessionType?.GetMethod("SendMessage", NonPublicInstance, [typeof(Message)]);
+    private static readonly Type? ForwardedInfoType = typeof(ChannelOpenInfo).Assembly.GetType("Renci.SshNet.Messages.Connection.ForwardedTcpipChannelInfo");
+    private static readonly PropertyInfo? ConnectedAddressProperty = ForwardedInfoType?.GetProperty("ConnectedAddress");
+    private static readonly PropertyInfo? ConnectedPortProperty = ForwardedInfoType?.GetProperty("ConnectedPort");
+    private static readonly EventInfo? OpenReceivedEvent = SshFastPath.SessionType?.GetEvent("ChannelOpenReceived", BindingFlags.Instance | BindingFlags.Public);
+    private static readonly FieldInfo? OpenReceivedField = SshFastPath.SessionType?.GetField("ChannelOpenReceived", NonPublicInstance);
+    private static readonly MethodInfo? SshNetOpenHandler = typeof(ForwardedPortRemote).GetMethod("Session_ChannelOpening", NonPublicInstance);
+
+    private readonly object _session;
+    private readonly Action<Message> _send;
+    private readonly ConcurrentDictionary<uint, RelayChannel> _channels = new();
+    private readonly ConcurrentDictionary<RelayChannel, object> _owners = new();
+    private readonly ConcurrentDictionary<(string Host, uint Port), RemoteRoute> _remoteRoutes = new();
+    private readonly List<(EventInfo Event, Delegate Handler)> _subscriptions = [];
+    private readonly TimeSpan _openTimeout;
+    private int _nextChannel = unchecked((int)FirstChannel);
+    private volatile bool _disposed;
+
+    private ChannelMux(object session, Action<Message> send, TimeSpan openTimeout)
+    {
+        _session = session;
+        _send = send;
+        _openTimeout = openTimeout;
+    }
+
+    /// <summary>Raised (on SSH.NET's receive thread) when the server refuses to open one of our channels, naming its target.</summary>
+    public event Action<SshForwardException>? ChannelRefused;
+
+    /// <summary>
+    /// Attaches to <paramref name="client"/>'s session. Returns null when the fast path is off or
+    /// SSH.NET lacks a member we need; the caller then uses SSH.NET's channels.
+    /// </summary>
+    /// <param name="client">A connected client.</param>
+    /// <param name="openTimeout">How long to wait for the server to answer a channel open.</param>
+    public static ChannelMux? TryAttach(SshClient client, TimeSpan openTimeout)
+    {
+        if (!SshFastPath.Enabled || SendMethod is null || SshFastPath.SessionType is not { } sessionType)
+        {
+            return null;
+        }
+
+        var session = SessionProperty?.GetValue(client);
+        if (session is null || session.GetType() != sessionType)
+        {
+            return null;
+        }
+
+        var mux = new ChannelMux(session, SendMethod.CreateDelegate<Action<Message>>(session), openTimeout);
+        var complete =
+            mux.Subscribe<MessageEventArgs<ChannelOpenConfirmationMessage>>("ChannelOpenConfirmationReceived", (_, e) =>
+                mux.Find(e.Message.LocalChannelNumber)?.OnOpenConfirmation(e.Message.RemoteChannelNumber, e.Message.InitialWindowSize, e.Message.MaximumPacketSize))
+            && mux.Subscribe<MessageEventArgs<ChannelOpenFailureMessage>>("ChannelOpenFailureReceived", (_, e) => mux.OnOpenFailure(e.Message))
+            && mux.Subscribe<MessageEventArgs<ChannelWindowAdjustMessage>>("ChannelWindowAdjustReceived", (_, e) =>
+                mux.Find(e.Message.LocalChannelNumber)?.OnWindowAdjust(e.Message.BytesToAdd))
+            && mux.Subscribe<MessageEventArgs<ChannelDataMessage>>("ChannelDataReceived", (_, e) =>
+                mux.Find(e.Message.LocalChannelNumber)?.OnData(e.Message.Data.AsSpan(e.Message.Offset, e.Message.Size)))
+            && mux.Subscribe<MessageEventArgs<ChannelEofMessage>>("ChannelEofReceived", (_, e) => mux.Find(e.Message.LocalChannelNumber)?.OnEof())
+            && mux.Subscribe<MessageEventArgs<ChannelCloseMessage>>("ChannelCloseReceived", (_, e) => mux.Find(e.Message.LocalChannelNumber)?.OnClose())
+            && mux.Subscribe<MessageEventArgs<ChannelRequestMessage>>("ChannelRequestReceived", (_, e) =>
+                mux.Find(e.Message.LocalChannelNumber)?.OnRequest(WantsReply(e.Message)))
+            && mux.Subscribe<MessageEventArgs<ChannelOpenMessage>>("ChannelOpenReceived", (_, e) => mux.OnChannelOpen(e.Message))
+            && mux.Subscribe<ExceptionEventArgs>("ErrorOccured", (_, _) => mux.AbortAll())
+            && mux.Subscribe<EventArgs>("Disconnected", (_, _) => mux.AbortAll());
+        if (!complete)
+        {
+            mux.Dispose();
+            return null;
+        }
+
+        return mux;
+    }
+
+    /// <summary>Gets a value indicating whether forwarded-tcpip channels can be accepted (remote forwards).</summary>
+    public static bool CanAcceptForwarded => ConnectedAddressProperty is not null && ConnectedPortProperty is not null;
+
+    /// <summary>Gets a value indicating whether <paramref name="channel"/> is one of our channel numbers.</summary>
+    public static bool IsOurs(uint channel) => channel >= FirstChannel;
+
+    /// <summary>Gets how many of our channels are open or closing.</summary>
+    public int ChannelCount => _channels.Count;
+
+    /// <summary>
+    /// Opens a direct-tcpip channel to <paramref name="route"/>'s target for an accepted local
+    /// connection and relays it; returns once the channel is open (or refused), without holding
+    /// a thread while relaying. Failures go to <paramref name="route"/>; the socket is closed on
+    /// failure.
+    /// </summary>
+    public async Task RelayDirectAsync(Socket local, ForwardRoute route)
+    {
+        var channel = Register(local, route);
+        var remote = route.Remote;
+        var origin = local.RemoteEndPoint as IPEndPoint;
+        var info = new DirectTcpipOpenInfo(remote.Host, (uint)remote.Port, origin?.Address.ToString() ?? "127.0.0.1", (uint)(origin?.Port ?? 0));
+        if (!TrySend(new ChannelOpenMessage(channel.LocalId, RelayChannel.WindowSize, RelayChannel.MaxPacket, info)))
+        {
+            channel.Abort(sessionGone: true);
+            route.Report(new SshForwardException(remote, "the SSH session is not connected"));
+            return;
+        }
+
+        SshForwardException? refusal;
+        try
+        {
+            refusal = await channel.WaitOpenedAsync(_openTimeout).ConfigureAwait(false);
+        }
+        catch (SshOperationTimeoutException ex)
+        {
+            route.Report(new SshForwardException(remote, ex.Message, ex));
+            return;
+        }
+
+        if (refusal is not null)
+        {
+            route.Report(refusal);
+            ChannelRefused?.Invoke(refusal);
+            return;
+        }
+
+        channel.Start();
+    }
+
+    /// <summary>
+    /// Takes the forwarded-tcpip channels (RFC 4254 section 7.2) of a started
+    /// <see cref="ForwardedPortRemote"/> from SSH.NET, connecting each to the port's target.
+    /// SSH.NET's own handling (a blocked thread per connection, and a relay that outlives its
+    /// peer) is unsubscribed from the session. Returns null, leaving SSH.NET's in place, when
+    /// that cannot be done and checked. Dispose the result to stop and close the channels.
+    /// </summary>
+    /// <param name="port">The started port: it keeps the server's listener (tcpip-forward).</param>
+    /// <param name="failed">Told when a connection to the target cannot be made.</param>
+    public IDisposable? TryTakeOverForwarded(ForwardedPortRemote port, Action<Exception> failed)
+    {
+        if (!CanAcceptForwarded || OpenReceivedEvent is null || OpenReceivedField is null || SshNetOpenHandler is null
+            || OpenReceivedEvent.EventHandlerType is not { } handlerType)
+        {
+            return null;
+        }
+
+        var route = new RemoteRoute(this, (port.BoundHost, port.BoundPort), new IPEndPoint(port.HostAddress, checked((int)port.Port)), failed);
+        _remoteRoutes[route.Key] = route;
+        OpenReceivedEvent.RemoveEventHandler(_session, Delegate.CreateDelegate(handlerType, port, SshNetOpenHandler));
+        var remaining = (OpenReceivedField.GetValue(_session) as Delegate)?.GetInvocationList() ?? [];
+        if (remaining.Any(d => ReferenceEquals(d.Target, port)))
+        {
+            route.Dispose();
+            return null;
+        }
+
+        return route;
+    }
+
+    /// <summary>Closes every channel relayed for <paramref name="owner"/> (a forward closed on request).</summary>
+    public void CloseChannelsOf(object owner)
+    {
+        foreach (var (channel, channelOwner) in _owners)
+        {
+            if (ReferenceEquals(channelOwner, owner))
+            {
+                channel.Abort(sessionGone: false);
+            }
+        }
+    }
+
+    /// <summary>Sends a message; false when the session is down.</summary>
+    internal bool TrySend(Message message)
+    {
+        try
+        {
+            _send(message);
+            return true;
+        }
+        catch (Exception ex) when (ex is SshException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Forgets a channel whose number may be reused.</summary>
+    internal void Release(RelayChannel channel)
+    {
+        _channels.TryRemove(channel.LocalId, out _);
+        _owners.TryRemove(channel, out _);
+    }
+
+    /// <summary>Stops listening to the session and closes every channel.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var (e, handler) in _subscriptions)
+        {
+            e.RemoveEventHandler(_session, handler);
+        }
+
+        foreach (var channel in _channels.Values)
+        {
+            channel.Abort(sessionGone: false);
+        }
+    }
+
+    private static bool WantsReply(ChannelRequestMessage message) =>
+        message.RequestData is { Length: > 0 } data && data[0] != 0; // RFC 4254 section 5.4: "boolean want reply" first
+
+    private bool Subscribe<TArgs>(string name, EventHandler<TArgs> handler)
+    {
+        var e = SshFastPath.SessionType?.GetEvent(name, BindingFlags.Instance | BindingFlags.Public);
+        if (e is null || e.EventHandlerType != typeof(EventHandler<TArgs>))
+        {
+            return false;
+        }
+
+        e.AddEventHandler(_session, handler);
+        _subscriptions.Add((e, handler));
+        return true;
+    }
+
+    private RelayChannel? Find(uint channel) => IsOurs(channel) && _channels.TryGetValue(channel, out var found) ? found : null;
+
+    private RelayChannel Register(Socket local, object owner)
+    {
+        var id = unchecked((uint)Interlocked.Increment(ref _nextChannel));
+        var channel = new RelayChannel(this, id, local);
+        _channels[id] = channel;
+        _owners[channel] = owner;
+        return channel;
+    }
+
+    private void OnOpenFailure(ChannelOpenFailureMessage message)
+    {
+        if (Find(message.LocalChannelNumber) is not { } channel || !_owners.TryGetValue(channel, out var owner))
+        {
+            return;
+        }
+
+        var target = owner is ForwardRoute route ? route.Remote : new TcpEndpoint("?", 1);
+        channel.OnOpenFailure(new SshForwardException(
+            target,
+            $"the SSH server could not open a channel to it ({ChannelOpenFailures.ReasonName(message.ReasonCode)}: {message.Description})"));
+    }
+
+    /// <summary>A channel the server opens (forwarded-tcpip): on SSH.NET's receive thread, so the connect is asynchronous.</summary>
+    private void OnChannelOpen(ChannelOpenMessage message)
+    {
+        if (message.Info is not { } info || info.GetType() != ForwardedInfoType
+            || ConnectedAddressProperty?.GetValue(info) is not string address || ConnectedPortProperty?.GetValue(info) is not uint port
+            || !_remoteRoutes.TryGetValue((address, port), out var route))
+        {
+            return; // not ours: SSH.NET's handler, if any, answers it
+        }
+
+        _ = route.AcceptAsync(message.LocalChannelNumber, message.InitialWindowSize, message.MaximumPacketSize);
+    }
+
+    private void AbortAll()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Abort(sessionGone: true);
+        }
+    }
+
+    /// <summary>One remote forward's routing: where accepted channels are connected to.</summary>
+    private sealed class RemoteRoute(ChannelMux mux, (string Host, uint Port) key, IPEndPoint target, Action<Exception> failed) : IDisposable
+    {
+        private volatile bool _closed;
+
+        public (string Host, uint Port) Key => key;
+
+        public async Task AcceptAsync(uint serverChannel, uint window, uint maxPacket)
+        {
+            var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(target).ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                // RFC 4254 section 5.1: SSH_OPEN_CONNECT_FAILED.
+                mux.TrySend(new ChannelOpenFailureMessage(serverChannel, ex.Message, 2));
+                if (!_closed)
+                {
+                    failed(ex);
+                }
+
+                return;
+            }
+
+            if (_closed || mux._disposed)
+            {
+                socket.Dispose();
+                mux.TrySend(new ChannelOpenFailureMessage(serverChannel, "the forward is closing", 1));
+                return;
+            }
+
+            var channel = mux.Register(socket, this);
+            channel.SetRemote(serverChannel, window, maxPacket);
+            // Registered before the confirmation: data may follow it at once.
+            if (!mux.TrySend(new ChannelOpenConfirmationMessage(serverChannel, RelayChannel.WindowSize, RelayChannel.MaxPacket, channel.LocalId)))
+            {
+                channel.Abort(sessionGone: true);
+                return;
+            }
+
+            channel.Start();
+        }
+
+        public void Dispose()
+        {
+            _closed = true;
+            mux._remoteRoutes.TryRemove(key, out _);
+            mux.CloseChannelsOf(this);
+        }
+    }
+}
