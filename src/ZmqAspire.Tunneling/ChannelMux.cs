@@ -65,18 +65,26 @@ internal sealed class ChannelMux : IDisposable
         _openTimeout = openTimeout;
     }
 
+    /// <summary>
+    /// Gets a value indicating whether our channels may be used: they are unless
+    /// <c>ZMQASPIRE_TUNNEL_OWNCHANNELS=0</c> (an escape hatch back to SSH.NET's channels, should a
+    /// future SSH.NET misbehave with them). Independent of <c>ZMQASPIRE_TUNNEL_FASTPATH</c>: flow
+    /// control is a matter of correctness, not of speed.
+    /// </summary>
+    internal static bool Enabled { get; } = Environment.GetEnvironmentVariable("ZMQASPIRE_TUNNEL_OWNCHANNELS") != "0";
+
     /// <summary>Raised (on SSH.NET's receive thread) when the server refuses to open one of our channels, naming its target.</summary>
     public event Action<SshForwardException>? ChannelRefused;
 
     /// <summary>
-    /// Attaches to <paramref name="client"/>'s session. Returns null when the fast path is off or
-    /// SSH.NET lacks a member we need; the caller then uses SSH.NET's channels.
+    /// Attaches to <paramref name="client"/>'s session. Returns null when turned off
+    /// (<see cref="Enabled"/>) or SSH.NET lacks a member we need; the caller then uses SSH.NET's channels.
     /// </summary>
     /// <param name="client">A connected client.</param>
     /// <param name="openTimeout">How long to wait for the server to answer a channel open.</param>
     public static ChannelMux? TryAttach(SshClient client, TimeSpan openTimeout)
     {
-        if (!SshFastPath.Enabled || SendMethod is null || SshFastPath.SessionType is not { } sessionType)
+        if (!Enabled || SendMethod is null || SshFastPath.SessionType is not { } sessionType)
         {
             return null;
         }

@@ -50,12 +50,14 @@ internal sealed class ForwardListener : IDisposable
 
     /// <summary>
     /// Replaces a started port's listener with ours. Returns null (and leaves the port's own
-    /// listener in use) when the fast path is off or SSH.NET lacks the members it needs.
+    /// listener in use) when SSH.NET lacks the members it needs, or when the fast path is off and
+    /// SSH.NET's channels are in use (with our channels, ours is needed whatever the fast path:
+    /// SSH.NET's listener would hand connections to its own channels).
     /// </summary>
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
     public static ForwardListener? TryStart(ForwardRoute route)
     {
-        if (!SshFastPath.CanReplaceListener)
+        if (route.Mux is null ? !SshFastPath.CanReplaceListener : !SshFastPath.CanCloseBuiltInListener)
         {
             return null;
         }
@@ -78,7 +80,8 @@ internal sealed class ForwardListener : IDisposable
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
     public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardRoute?> currentRoute)
     {
-        if (SshFastPath.ProcessAccept is not { } processAccept || !SshFastPath.CanCloseBuiltInListener)
+        var processAccept = SshFastPath.ProcessAccept;
+        if ((processAccept is null && !ChannelMux.Enabled) || !SshFastPath.CanCloseBuiltInListener)
         {
             throw new NotSupportedException("This SSH.NET version does not let a forward keep its local port across sessions (ForwardedPortLocal.ProcessAccept not found).");
         }

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Renci.SshNet;
 
 namespace ZmqAspire.Tunneling;
@@ -18,8 +19,15 @@ internal sealed class ForwardRoute
         Remote = remote;
         Port = port;
         Mux = mux;
-        // SSH.NET's own channel code (the fallback) reports through the port.
-        port.Exception += (_, e) => Report(new SshForwardException(remote, e.Exception.Message, e.Exception));
+        // SSH.NET's own channel code (the fallback) reports through the port, including the
+        // local client's own reset or close seen while writing to it: that is no failure.
+        port.Exception += (_, e) =>
+        {
+            if (!IsLocalEnd(e.Exception))
+            {
+                Report(new SshForwardException(remote, e.Exception.Message, e.Exception));
+            }
+        };
     }
 
     /// <summary>Raised when a connection of this forward could not be relayed; never after <see cref="Close"/>.</summary>
@@ -39,6 +47,9 @@ internal sealed class ForwardRoute
 
     /// <summary>Marks the forward closed: what fails from now on is our own doing, not a failure.</summary>
     public void Close() => _closed = true;
+
+    private static bool IsLocalEnd(Exception error) =>
+        error is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown };
 
     /// <summary>Reports a failure of one of this forward's connections, unless the forward was closed on request.</summary>
     public void Report(SshForwardException error)
