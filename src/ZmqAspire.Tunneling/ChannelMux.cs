@@ -131,9 +131,9 @@ internal sealed class ChannelMux : IDisposable
 
     /// <summary>
     /// Opens a direct-tcpip channel to <paramref name="route"/>'s target for an accepted local
-    /// connection and relays it; returns once the channel is open (or refused), without holding
-    /// a thread while relaying. Failures go to <paramref name="route"/>; the socket is closed on
-    /// failure.
+    /// connection and relays it (reading the local socket on a thread of its own, for latency);
+    /// returns once the channel is open (or refused). Failures go to <paramref name="route"/>;
+    /// the socket is closed on failure.
     /// </summary>
     public async Task RelayDirectAsync(Socket local, ForwardRoute route)
     {
@@ -166,7 +166,7 @@ internal sealed class ChannelMux : IDisposable
             return;
         }
 
-        channel.Start();
+        channel.Start(readerThread: true);
     }
 
     /// <summary>
@@ -351,7 +351,7 @@ internal sealed class ChannelMux : IDisposable
                 return;
             }
 
-            channel.Start();
+            channel.Start(readerThread: false);
         }
 
         public void Dispose()

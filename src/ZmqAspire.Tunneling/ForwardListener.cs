@@ -7,7 +7,7 @@ namespace ZmqAspire.Tunneling;
 /// <summary>
 /// Our accept loop for a local forward, in place of <see cref="ForwardedPortLocal"/>'s own:
 /// accepts on <c>127.0.0.1:0</c> and hands each connection to our own channels
-/// (<see cref="ChannelMux"/>, asynchronous: no thread per connection) or, when SSH.NET's
+/// (<see cref="ChannelMux"/>, which reads each connection on a thread of its own) or, when SSH.NET's
 /// internals cannot be reached, on a thread of its own to SSH.NET's channel code
 /// (<see cref="SshFastPath.ProcessAccept"/>), which opens the direct-tcpip channel and relays
 /// until either end closes.
@@ -25,8 +25,7 @@ namespace ZmqAspire.Tunneling;
 /// machine the third connection waits for the pool to grow (about half a second per thread),
 /// and everything else on the pool (timers, async I/O, the app's own work) queues behind.</item>
 /// </list>
-/// Here accepts never wait for relays; SSH.NET's relays (the fallback) get a dedicated
-/// background thread each.
+/// Here accepts never wait for relays, and every relay gets a dedicated background thread.
 /// </remarks>
 internal sealed class ForwardListener : IDisposable
 {
@@ -145,7 +144,7 @@ internal sealed class ForwardListener : IDisposable
             var route = _currentRoute();
             if (route is { Mux: { } mux, IsClosed: false } && route.Port.IsStarted)
             {
-                // Our channels: asynchronous from here on, no thread held.
+                // Our channels: the open is asynchronous; the relay starts its own reader thread.
                 _ = mux.RelayDirectAsync(connection, route);
                 continue;
             }

@@ -41,6 +41,9 @@ internal sealed class RelayChannel
     /// <summary>The largest data message we accept, in bytes (SSH.NET's value; sshd sends up to this).</summary>
     internal const uint MaxPacket = 64 * 1024;
 
+    /// <summary>Bytes read from the local socket at once; sent as messages of the server's maximum packet size.</summary>
+    private const int ReadSize = 64 * 1024;
+
     private readonly ChannelMux _mux;
     private readonly Socket _socket;
     private readonly Lock _gate = new();
@@ -113,7 +116,23 @@ internal sealed class RelayChannel
     }
 
     /// <summary>Starts relaying from the local socket; returns at once.</summary>
-    public void Start() => _ = ReadLoopAsync();
+    /// <param name="readerThread">
+    /// True: read the local socket on a dedicated thread that waits in the kernel (local
+    /// forwards, as before: a thread per connection, the lowest latency); false: asynchronous
+    /// reads that hold no thread while idle (remote forwards). An asynchronous receive costs a
+    /// thread hop per read (.NET's event thread, then a pool thread): measured on the 64 B round
+    /// trip, about twice the median latency on a loaded two-core machine.
+    /// </param>
+    public void Start(bool readerThread)
+    {
+        if (!readerThread)
+        {
+            _ = ReadLoopAsync();
+            return;
+        }
+
+        new Thread(ReadLoop) { IsBackground = true, Name = "ZmqAspire.Tunneling relay reader" }.Start();
+    }
 
     internal void OnOpenConfirmation(uint remoteId, uint window, uint maxPacket)
     {
@@ -390,9 +409,63 @@ internal sealed class RelayChannel
         }
     }
 
+    private void ReadLoop()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
+        try
+        {
+            while (true)
+            {
+                int read;
+                try
+                {
+                    // The socket is non-blocking (for the receive thread's sends): poll() waits in
+                    // the kernel and wakes this thread directly, then the receive takes what is there.
+                    if (!_socket.Poll(-1, SelectMode.SelectRead))
+                    {
+                        continue;
+                    }
+
+                    read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
+                    if (error == SocketError.WouldBlock)
+                    {
+                        continue;
+                    }
+
+                    if (error != SocketError.Success)
+                    {
+                        break; // reset: the connection ends, which is no failure
+                    }
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    break;
+                }
+
+                if (read == 0)
+                {
+                    EndOfLocalStream();
+                    return;
+                }
+
+                // Completes synchronously unless the server's window is closed: then this thread waits.
+                if (!SendDataAsync(buffer, read).GetAwaiter().GetResult())
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        LocalReadEnded();
+    }
+
     private async Task ReadLoopAsync()
     {
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(_remoteMaxPacket, MaxPacket));
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
         try
         {
             while (true)
@@ -410,13 +483,7 @@ internal sealed class RelayChannel
 
                 if (read == 0)
                 {
-                    SendEofOnce();
-                    lock (_gate)
-                    {
-                        _localReadDone = true;
-                    }
-
-                    CloseIfDone();
+                    EndOfLocalStream();
                     return;
                 }
 
@@ -431,6 +498,24 @@ internal sealed class RelayChannel
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
+        LocalReadEnded();
+    }
+
+    /// <summary>The local client closed its sending side: SSH_MSG_CHANNEL_EOF, the other direction stays open.</summary>
+    private void EndOfLocalStream()
+    {
+        SendEofOnce();
+        lock (_gate)
+        {
+            _localReadDone = true;
+        }
+
+        CloseIfDone();
+    }
+
+    /// <summary>The local connection was reset or closed (by either side): the channel closes.</summary>
+    private void LocalReadEnded()
+    {
         lock (_gate)
         {
             _localReadDone = true;
@@ -599,8 +684,18 @@ internal sealed class RelayChannel
             windowOpened = _windowOpened;
         }
 
-        // Wakes a read loop waiting for the server's window.
+        // Wakes a read loop waiting for the server's window, and one waiting in poll() (which
+        // closing the descriptor alone does not wake on Linux).
         windowOpened.TrySetResult();
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Not connected any more.
+        }
+
         _socket.Dispose();
     }
 
