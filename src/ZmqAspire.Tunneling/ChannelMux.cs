@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
@@ -41,7 +42,9 @@ internal sealed class ChannelMux : IDisposable
 
     private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", NonPublicInstance);
     private static readonly MethodInfo? SendMethod = SshFastPath.SessionType?.GetMethod("SendMessage", NonPublicInstance, [typeof(Message)]);
-    private static readonly Type? ForwardedInfoType = typeof(ChannelOpenInfo).Assembly.GetType("Renci.SshNet.Messages.Connection.ForwardedTcpipChannelInfo");
+    /// <summary>SSH.NET's internal forwarded-tcpip open info, named by a literal so the trimmer keeps the properties we read.</summary>
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)]
+    private static readonly Type? ForwardedInfoType = Type.GetType("Renci.SshNet.Messages.Connection.ForwardedTcpipChannelInfo, Renci.SshNet");
     private static readonly PropertyInfo? ConnectedAddressProperty = ForwardedInfoType?.GetProperty("ConnectedAddress");
     private static readonly PropertyInfo? ConnectedPortProperty = ForwardedInfoType?.GetProperty("ConnectedPort");
     private static readonly EventInfo? OpenReceivedEvent = SshFastPath.SessionType?.GetEvent("ChannelOpenReceived", BindingFlags.Instance | BindingFlags.Public);
