@@ -84,7 +84,7 @@ public sealed class HeadOfLineTests(SshdFixture sshd, ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(2));
         var written = flood.Written;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"forward 2: {answered}/{RoundTrips} round trips during the stall; writer: {stallWritten / 1048576.0:0.0} MiB when steady, {written / 1048576.0:0.0} MiB at the end"));
+            $"forward 2: {answered}/{RoundTrips} round trips during the stall; writer: {stallWritten / 1048576.0:0.0} MiB when steady, {written / 1048576.0:0.0} MiB at the end; sshd session processes' RSS: {SessionRss()}"));
         Assert.True(answered == RoundTrips, $"Forward 2 answered {answered} of {RoundTrips} round trips while forward 1's reader was stalled.");
         Assert.True(written <= WriterBound, $"The writer pushed {written} bytes into a channel whose reader stopped after 64 KiB (bound {WriterBound}).");
     }
@@ -129,6 +129,19 @@ public sealed class HeadOfLineTests(SshdFixture sshd, ITestOutputHelper output)
         Assert.True(answered == RoundTrips, $"The REQ got {answered} of {RoundTrips} replies while the PULL beside it was stalled.");
         Assert.True(pushed <= WriterBound, $"The PUSH socket sent {pushed} bytes to a PULL that stopped reading (bound {WriterBound}).");
     }
+
+    /// <summary>The resident size of sshd's per-connection processes (for the test's output: how much sshd buffered).</summary>
+    private string SessionRss() => string.Join(", ", sshd.SessionProcesses().SelectMany(ProcFs.Tree).Distinct().Select(pid =>
+    {
+        try
+        {
+            return File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))?[6..].Trim() ?? "?";
+        }
+        catch (IOException)
+        {
+            return "gone";
+        }
+    }));
 
     /// <summary>Waits until <paramref name="count"/> has not grown for a second (at most 15 s); returns it.</summary>
     private static async Task<long> WaitUntilSteadyAsync(Func<long> count)
