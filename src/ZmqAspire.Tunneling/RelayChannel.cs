@@ -125,6 +125,14 @@ internal sealed class RelayChannel
     /// </param>
     public void Start(bool readerThread)
     {
+        lock (_gate)
+        {
+            if (_socketClosed)
+            {
+                return; // closed while opening
+            }
+        }
+
         if (!readerThread)
         {
             _ = ReadLoopAsync();
@@ -248,7 +256,8 @@ internal sealed class RelayChannel
             writing = _writing;
         }
 
-        // Data already queued is still written (the server sent it before closing).
+        // Data already queued is still written (the server sent it before closing): the writer
+        // closes the socket and releases the channel when it is done.
         if (!writing)
         {
             Close(sendClose: true);
@@ -256,7 +265,6 @@ internal sealed class RelayChannel
         else
         {
             SendCloseOnce();
-            ReleaseIfClosed();
         }
     }
 
@@ -281,15 +289,22 @@ internal sealed class RelayChannel
     /// <summary>Closes the local socket without a word to the server (the session is gone), or with SSH_MSG_CHANNEL_CLOSE.</summary>
     internal void Abort(bool sessionGone)
     {
-        _opened.TrySetResult(null);
-        if (sessionGone)
+        lock (_gate)
         {
-            lock (_gate)
+            if (sessionGone)
             {
                 _closeSent = true;
                 _closeReceived = true;
             }
+            else if (!_open)
+            {
+                // Still opening: a confirmation that comes is answered with SSH_MSG_CHANNEL_CLOSE,
+                // so that the server does not keep a channel nobody uses.
+                _abandoned = true;
+            }
         }
+
+        _opened.TrySetResult(null);
 
         Close(sendClose: !sessionGone);
     }
