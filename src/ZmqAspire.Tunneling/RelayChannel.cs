@@ -434,16 +434,12 @@ internal sealed class RelayChannel
                 int read;
                 try
                 {
-                    // The socket is non-blocking (for the receive thread's sends): poll() waits in
-                    // the kernel and wakes this thread directly, then the receive takes what is there.
-                    if (!_socket.Poll(-1, SelectMode.SelectRead))
-                    {
-                        continue;
-                    }
-
+                    // The socket is non-blocking (for the receive thread's sends): take what is
+                    // there, and when nothing is, wait in poll(), which wakes this thread directly.
                     read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
                     if (error == SocketError.WouldBlock)
                     {
+                        _socket.Poll(-1, SelectMode.SelectRead);
                         continue;
                     }
 
