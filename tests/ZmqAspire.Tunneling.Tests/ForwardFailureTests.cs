@@ -20,7 +20,7 @@ public sealed class ForwardFailureTests(SshdFixture sshd, ITestOutputHelper outp
         using var flood = FloodServer.Start();
         await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
         var failures = new ConcurrentBag<SshForwardException>();
-        for (var cycle = 0; cycle < 100; cycle++)
+        for (var cycle = 0; cycle < 200; cycle++)
         {
             var forward = session.OpenLocalForward(flood.Endpoint);
             forward.Failed += (_, e) => failures.Add(e);
