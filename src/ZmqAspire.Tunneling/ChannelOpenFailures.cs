@@ -19,11 +19,11 @@ internal static class ChannelOpenFailures
     private static readonly EventInfo? FailureEvent = SshFastPath.SessionType?.GetEvent("ChannelOpenFailureReceived", BindingFlags.Instance | BindingFlags.Public);
 
     /// <summary>
-    /// Calls <paramref name="onFailure"/> with the reason code and description of every channel
+    /// Calls <paramref name="onFailure"/> with the channel number, reason code and description of every channel
     /// open the server refuses on <paramref name="client"/>'s session. Returns false when SSH.NET
     /// offers nothing to subscribe to.
     /// </summary>
-    public static bool TrySubscribe(SshClient client, Action<uint, string> onFailure)
+    public static bool TrySubscribe(SshClient client, Action<uint, uint, string> onFailure)
     {
         var session = SessionProperty?.GetValue(client);
         if (session is null || FailureEvent is null || FailureEvent.EventHandlerType != typeof(EventHandler<MessageEventArgs<ChannelOpenFailureMessage>>))
@@ -31,7 +31,7 @@ internal static class ChannelOpenFailures
             return false;
         }
 
-        FailureEvent.AddEventHandler(session, new EventHandler<MessageEventArgs<ChannelOpenFailureMessage>>((_, e) => onFailure(e.Message.ReasonCode, e.Message.Description)));
+        FailureEvent.AddEventHandler(session, new EventHandler<MessageEventArgs<ChannelOpenFailureMessage>>((_, e) => onFailure(e.Message.LocalChannelNumber, e.Message.ReasonCode, e.Message.Description)));
         return true;
     }
 

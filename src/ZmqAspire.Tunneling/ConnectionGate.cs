@@ -40,7 +40,7 @@ internal sealed class ConnectionGate
     private readonly Lane[] _lanes;
     private readonly Lock _lock = new();
     private readonly LinkedList<int> _opening = [];
-    private ForwardedPortLocal[]? _ports;
+    private ForwardRoute[]? _ports;
     private TaskCompletionSource _changed = NewSignal();
     private bool _stopped;
 
@@ -51,7 +51,7 @@ internal sealed class ConnectionGate
     }
 
     /// <summary>Relays through <paramref name="ports"/> (one per target) from now on; parked connections go now.</summary>
-    public void SessionUp(ForwardedPortLocal[] ports) => Change(() => _ports = ports);
+    public void SessionUp(ForwardRoute[] ports) => Change(() => _ports = ports);
 
     /// <summary>No session: connections accepted from now on are parked.</summary>
     public void SessionDown() => Change(() =>
@@ -68,7 +68,7 @@ internal sealed class ConnectionGate
     /// Blocks the calling relay thread until the connection can be relayed, and returns the port
     /// to relay it through; null: close it (the forward stopped, or too many are waiting).
     /// </summary>
-    public ForwardedPortLocal? WaitForPort(int target)
+    public ForwardRoute? WaitForPort(int target)
     {
         var lane = _lanes[target];
         lock (_lock)
@@ -96,7 +96,7 @@ internal sealed class ConnectionGate
 
                     changed = _changed.Task;
                     wait = RecheckEvery;
-                    if (_ports is { } ports && ports[target].IsStarted)
+                    if (_ports is { } ports && ports[target] is { IsClosed: false, Port.IsStarted: true })
                     {
                         var now = DateTime.UtcNow;
                         if (now >= lane.RetryAt)

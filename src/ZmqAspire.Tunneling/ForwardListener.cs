@@ -6,9 +6,11 @@ namespace ZmqAspire.Tunneling;
 
 /// <summary>
 /// Our accept loop for a local forward, in place of <see cref="ForwardedPortLocal"/>'s own:
-/// accepts on <c>127.0.0.1:0</c> and hands each connection, on a thread of its own, to SSH.NET's
-/// channel code (<see cref="SshFastPath.ProcessAccept"/>), which opens the direct-tcpip channel
-/// and relays until either end closes.
+/// accepts on <c>127.0.0.1:0</c> and hands each connection to our own channels
+/// (<see cref="ChannelMux"/>, which reads each connection on a thread of its own) or, when SSH.NET's
+/// internals cannot be reached, on a thread of its own to SSH.NET's channel code
+/// (<see cref="SshFastPath.ProcessAccept"/>), which opens the direct-tcpip channel and relays
+/// until either end closes.
 /// </summary>
 /// <remarks>
 /// SSH.NET 2026.0.0's accept loop has two faults that this replaces (without changing how
@@ -23,21 +25,24 @@ namespace ZmqAspire.Tunneling;
 /// machine the third connection waits for the pool to grow (about half a second per thread),
 /// and everything else on the pool (timers, async I/O, the app's own work) queues behind.</item>
 /// </list>
-/// Here every connection gets a dedicated background thread instead, and accepts never wait
-/// for relays.
+/// Here accepts never wait for relays, and every relay gets a dedicated background thread.
 /// </remarks>
 internal sealed class ForwardListener : IDisposable
 {
     private readonly Socket _listener;
-    private readonly Func<ForwardedPortLocal?> _currentPort;
-    private readonly Action<ForwardedPortLocal, Socket> _processAccept;
+    private readonly Func<ForwardRoute?> _currentRoute;
+    private readonly Action<ForwardedPortLocal, Socket>? _processAccept;
     private readonly string _threadName;
     private int _disposed;
 
-    private ForwardListener(Socket listener, Func<ForwardedPortLocal?> currentPort, Action<ForwardedPortLocal, Socket> processAccept, TcpEndpoint remote)
+    // A self-healing forward's route may wait for a session (ConnectionGate): then it is asked on
+    // the connection's own thread, never on the accept loop, which must go on accepting.
+    private bool _routeMayBlock;
+
+    private ForwardListener(Socket listener, Func<ForwardRoute?> currentRoute, Action<ForwardedPortLocal, Socket>? processAccept, TcpEndpoint remote)
     {
         _listener = listener;
-        _currentPort = currentPort;
+        _currentRoute = currentRoute;
         _processAccept = processAccept;
         _threadName = $"ZmqAspire.Tunneling relay to {remote}";
         Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
@@ -48,17 +53,20 @@ internal sealed class ForwardListener : IDisposable
 
     /// <summary>
     /// Replaces a started port's listener with ours. Returns null (and leaves the port's own
-    /// listener in use) when the fast path is off or SSH.NET lacks the members it needs.
+    /// listener in use) when SSH.NET lacks the members it needs, or when the fast path is off and
+    /// SSH.NET's channels are in use (with our channels, ours is needed whatever the fast path:
+    /// SSH.NET's listener would hand connections to its own channels).
     /// </summary>
     /// <exception cref="SocketException">The listener cannot be opened.</exception>
-    public static ForwardListener? TryStart(ForwardedPortLocal port, TcpEndpoint remote)
+    public static ForwardListener? TryStart(ForwardRoute route)
     {
-        if (!SshFastPath.CanReplaceListener || SshFastPath.ProcessAccept is not { } processAccept)
+        if (route.Mux is null ? !SshFastPath.CanReplaceListener : !SshFastPath.CanCloseBuiltInListener)
         {
             return null;
         }
 
-        var forward = new ForwardListener(Listen(), () => port, processAccept, remote);
+        var port = route.Port;
+        var forward = new ForwardListener(Listen(), () => route, SshFastPath.ProcessAccept, route.Remote);
         // The port stops on its own when the SSH session fails: stop accepting with it.
         port.Closing += (_, _) => forward.Dispose();
         SshFastPath.CloseBuiltInListener(port);
@@ -68,21 +76,25 @@ internal sealed class ForwardListener : IDisposable
 
     /// <summary>
     /// Opens a listener that outlives SSH sessions (<see cref="SelfHealingForward"/>): each
-    /// connection is relayed through the port <paramref name="currentPort"/> gives, or closed
-    /// when it gives none. It is called on the connection's own relay thread and may block it
-    /// until the connection can be relayed (<see cref="ConnectionGate"/> parks connections while
-    /// there is no session, rather than closing them into a reconnect storm).
+    /// connection is relayed through the route <paramref name="currentRoute"/> gives, or closed
+    /// when it gives none. It is called on the connection's own thread and may block it until the
+    /// connection can be relayed (<see cref="ConnectionGate"/> parks connections while there is no
+    /// session, rather than closing them into a reconnect storm).
     /// </summary>
+    /// <param name="remote">The target, for the relay threads' names.</param>
+    /// <param name="currentRoute">Gives the route to relay a new connection through; may block.</param>
+    /// <param name="bind">The local address and port to listen on; default <c>127.0.0.1:0</c> (the OS picks the port).</param>
     /// <exception cref="NotSupportedException">SSH.NET lacks the members our accept loop needs.</exception>
-    /// <exception cref="SocketException">The listener cannot be opened.</exception>
-    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardedPortLocal?> currentPort, IPEndPoint? bind = null)
+    /// <exception cref="SocketException">The listener cannot be opened (a fixed port is in use, say).</exception>
+    public static ForwardListener StartDetached(TcpEndpoint remote, Func<ForwardRoute?> currentRoute, IPEndPoint? bind = null)
     {
-        if (SshFastPath.ProcessAccept is not { } processAccept || !SshFastPath.CanCloseBuiltInListener)
+        var processAccept = SshFastPath.ProcessAccept;
+        if ((processAccept is null && !ChannelMux.Enabled) || !SshFastPath.CanCloseBuiltInListener)
         {
             throw new NotSupportedException("This SSH.NET version does not let a forward keep its local port across sessions (ForwardedPortLocal.ProcessAccept not found).");
         }
 
-        var forward = new ForwardListener(Listen(bind), currentPort, processAccept, remote);
+        var forward = new ForwardListener(Listen(bind), currentRoute, processAccept, remote) { _routeMayBlock = true };
         _ = forward.AcceptLoopAsync();
         return forward;
     }
@@ -139,6 +151,11 @@ internal sealed class ForwardListener : IDisposable
 
             // Accepted sockets inherit TCP_NODELAY from the listener on Linux, not everywhere.
             connection.NoDelay = true;
+            if (!_routeMayBlock && TryRelayOnOwnChannel(connection, _currentRoute()))
+            {
+                continue;
+            }
+
             var thread = new Thread(() => Relay(connection))
             {
                 IsBackground = true,
@@ -148,10 +165,28 @@ internal sealed class ForwardListener : IDisposable
         }
     }
 
+    /// <summary>Relays on our own channel when the route has one (the open is asynchronous; the relay starts its own reader thread).</summary>
+    private static bool TryRelayOnOwnChannel(Socket connection, ForwardRoute? route)
+    {
+        if (route is { Mux: { } mux, IsClosed: false } && route.Port.IsStarted)
+        {
+            _ = mux.RelayDirectAsync(connection, route);
+            return true;
+        }
+
+        return false;
+    }
+
     private void Relay(Socket connection)
     {
-        var port = _currentPort();
-        if (port is null || !port.IsStarted)
+        var current = _currentRoute();
+        if (_routeMayBlock && TryRelayOnOwnChannel(connection, current))
+        {
+            return;
+        }
+
+        var port = current is { IsClosed: false } route ? route.Port : null;
+        if (port is null || !port.IsStarted || _processAccept is null)
         {
             // Nothing to relay through (the forward or its port stopped): close.
             connection.Dispose();

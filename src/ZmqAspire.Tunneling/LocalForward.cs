@@ -1,5 +1,4 @@
 using System.Net;
-using Renci.SshNet;
 
 namespace ZmqAspire.Tunneling;
 
@@ -10,42 +9,32 @@ namespace ZmqAspire.Tunneling;
 public sealed class LocalForward : IDisposable
 {
     private readonly SshTunnelSession _session;
-    private readonly ForwardedPortLocal _port;
     private readonly ForwardListener? _listener;
 
-    internal LocalForward(SshTunnelSession session, ForwardedPortLocal port, ForwardListener? listener, TcpEndpoint remote)
+    internal LocalForward(SshTunnelSession session, ForwardRoute route, ForwardListener? listener)
     {
         _session = session;
-        _port = port;
+        Route = route;
         _listener = listener;
-        Remote = remote;
-        LocalPort = listener?.Port ?? checked((int)port.BoundPort);
+        Remote = route.Remote;
+        LocalPort = listener?.Port ?? checked((int)route.Port.BoundPort);
         LocalEndpoint = new TcpEndpoint(IPAddress.Loopback.ToString(), LocalPort);
-        // Surface what SSH.NET reports through this event (errors while opening or relaying a
-        // channel, such as the session dropping). A channel open the server refuses (target down,
-        // or not allowed by its PermitOpen) is NOT among them: SSH.NET 2026.0.0 closes that
-        // connection without raising anything (ChannelDirectTcpip.Open returns, Bind is skipped).
-        // With our own accept loop (ForwardListener) SSH.NET's channel code still raises it.
-        _port.Exception += (_, e) => Failed?.Invoke(this, new SshForwardException(remote, e.Exception.Message, e.Exception));
-        // ... so the refusal is heard on the session instead (ChannelOpenFailures).
-        _session.ChannelOpenFailed += (_, e) =>
-        {
-            if (e.Remote == remote && _port.IsStarted)
-            {
-                Failed?.Invoke(this, e);
-            }
-        };
+        // Every failure of this forward's connections, and only of its own (ForwardRoute): a
+        // refused channel, a channel open the server did not answer, or SSH.NET's channel
+        // errors when its channels are in use. Never the close asked for by Dispose.
+        route.Failed += e => Failed?.Invoke(this, e);
     }
 
     /// <summary>
-    /// Raised when SSH.NET reports an error while opening or relaying a connection through the
-    /// forward, for example when the SSH session fails while a channel is being opened.
+    /// Raised when a connection could not be relayed through this forward, for example when the
+    /// SSH session fails while a channel is being opened. Not raised for a connection the local
+    /// client resets or closes, nor for connections closed by <see cref="Dispose"/>.
     /// </summary>
     /// <remarks>
     /// A channel the SSH server refuses to open (the target is down, or the server's
     /// <c>PermitOpen</c> forbids it) is reported too, with the server's reason (RFC 4254 section
-    /// 5.1), when the session's forwards all go to this target, since SSH does not say which
-    /// forward a refused channel was for (<see cref="SshTunnelSession.ChannelOpenFailed"/>).
+    /// 5.1) and this forward's target, on this forward only
+    /// (and on <see cref="SshTunnelSession.ChannelOpenFailed"/>).
     /// The connecting socket sees its connection closed, and NetMQ reconnects.
     /// </remarks>
     public event EventHandler<SshForwardException>? Failed;
@@ -59,12 +48,15 @@ public sealed class LocalForward : IDisposable
     /// <summary>Gets the endpoint to connect a socket to: <c>tcp://127.0.0.1:LocalPort</c>.</summary>
     public TcpEndpoint LocalEndpoint { get; }
 
+    /// <summary>Gets where this forward's connections go, and where their failures are reported.</summary>
+    internal ForwardRoute Route { get; }
+
     /// <summary>Gets a value indicating whether connections are accepted by our loop (<see cref="ForwardListener"/>) rather than SSH.NET's.</summary>
     internal bool UsesOwnListener => _listener is not null;
 
     /// <summary>Gets a value indicating whether the listener is open.</summary>
-    public bool IsListening => _port.IsStarted;
+    public bool IsListening => Route.Port.IsStarted && !Route.IsClosed;
 
     /// <summary>Closes the listener and every connection relayed through it, freeing the local port.</summary>
-    public void Dispose() => _session.Close(this, _port, _listener);
+    public void Dispose() => _session.Close(this, Route, _listener);
 }

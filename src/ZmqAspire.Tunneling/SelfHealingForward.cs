@@ -134,7 +134,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public SshTunnelSession? Session => _current?.Session;
 
     /// <summary>Gets a value indicating whether a session is up and connections are relayed.</summary>
-    public bool IsUp => _current is { Session.IsConnected: true } current && current.Ports.All(p => p.IsStarted);
+    public bool IsUp => _current is { Session.IsConnected: true } current && current.Ports.All(p => p.Port.IsStarted);
 
     /// <summary>Gets the error that stopped the forward for good, if any.</summary>
     public SshTunnelException? Fault { get; private set; }
@@ -408,12 +408,17 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             }
         }
 
-        void OnPortError(object? sender, ExceptionEventArgs e)
+        void OnRouteFailed(SshForwardException e)
         {
-            var remote = sender is ForwardedPortLocal p ? new TcpEndpoint(p.Host, (int)p.Port) : Remote;
-            var error = new SshForwardException(remote, e.Exception.Message, e.Exception);
-            Raise(() => ForwardFailed?.Invoke(this, error));
-            if (e.Exception is SshOperationTimeoutException)
+            // A refusal (no inner exception) reaches OnRefused too, where it counts once per outage;
+            // here: what else failed on a forward's connection (a channel open that timed out, a relay error).
+            if (e.InnerException is null)
+            {
+                return;
+            }
+
+            Raise(() => ForwardFailed?.Invoke(this, e));
+            if (e.InnerException is SshOperationTimeoutException)
             {
                 // The server took no new channel in time: it is not answering (paused, cut off).
                 lost.TrySetResult($"the SSH server did not answer a channel open within {_options.ConnectTimeout.TotalSeconds:0.###} s");
@@ -423,7 +428,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         session.ErrorOccurred += OnError;
         session.ChannelOpenFailed += OnRefused;
         session.ChannelOpenAnswered += OnAnswered;
-        ForwardedPortLocal[] ports;
+        ForwardRoute[] ports;
         try
         {
             ports = [.. Remotes.Select(session.OpenDetachedPort)];
@@ -437,7 +442,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             return ex.Message;
         }
 
-        Array.ForEach(ports, p => p.Exception += OnPortError);
+        Array.ForEach(ports, p => p.Failed += OnRouteFailed);
         if (_reconnect.IsCancellationRequested)
         {
             _reconnect = new CancellationTokenSource();
@@ -480,7 +485,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             _up = NewSignal();
             _current = null;
             _gate.SessionDown();
-            Array.ForEach(ports, p => p.Exception -= OnPortError);
+            Array.ForEach(ports, p => p.Failed -= OnRouteFailed);
             session.ErrorOccurred -= OnError;
             session.ChannelOpenFailed -= OnRefused;
             session.ChannelOpenAnswered -= OnAnswered;
@@ -501,5 +506,5 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     private static void DisposeInBackground(SshTunnelSession session) => _ = Task.Run(session.Dispose);
 
-    private sealed record Current(SshTunnelSession Session, ForwardedPortLocal[] Ports);
+    private sealed record Current(SshTunnelSession Session, ForwardRoute[] Ports);
 }

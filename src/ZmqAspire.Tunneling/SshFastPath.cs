@@ -20,9 +20,12 @@ namespace ZmqAspire.Tunneling;
 /// less on every message from the server.</item>
 /// <item>Our own accept loop with a thread per relayed connection (<see cref="ForwardListener"/>):
 /// connections opened together no longer hang, and relays no longer hold thread-pool threads.</item>
+/// <item>Our own TCP forwarding channels (<see cref="ChannelMux"/>, <see cref="RelayChannel"/>):
+/// per-channel flow control (RFC 4254 section 5.2), no head-of-line blocking between the
+/// channels of a session, no thread per relayed connection.</item>
 /// </list>
 /// <para>
-/// Items 2 to 4 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
+/// Items 2 to 5 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
 /// no socket factory or socket options (sshnet/SSH.NET#953, closed without a change), no
 /// direct-tcpip channel usable without its listener (sshnet/SSH.NET#732, open). Each member is
 /// looked up once; when one is missing (another SSH.NET version) that item is skipped and the
@@ -47,7 +50,7 @@ internal static class SshFastPath
     /// SSH.NET's internal <c>Session</c> type, named by a literal so the trimmer keeps the
     /// members we reach (its <c>_socket</c> field and its public message events) in trimmed images.
     /// </summary>
-    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.NonPublicFields | DynamicallyAccessedMemberTypes.PublicEvents)]
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.NonPublicFields | DynamicallyAccessedMemberTypes.NonPublicMethods | DynamicallyAccessedMemberTypes.PublicEvents)]
     internal static readonly Type? SessionType = Type.GetType("Renci.SshNet.Session, Renci.SshNet");
 
     /// <summary>SSH.NET's <c>Session._socket</c> (private): the TCP connection to the SSH server.</summary>

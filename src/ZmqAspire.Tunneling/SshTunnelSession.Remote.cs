@@ -56,6 +56,9 @@ public sealed partial class SshTunnelSession
             }
 
             var forward = new RemoteForward(this, port, new TcpEndpoint(listen.Host, checked((int)port.BoundPort)), target);
+            // Our channels in place of SSH.NET's (ChannelMux): each closes with its peer (RFC 4254
+            // section 5.3) and holds no thread; null: SSH.NET's relay is kept.
+            forward.Relays = _mux?.TryTakeOverForwarded(port, forward.ReportFailure);
             _remoteForwards.Add(forward);
             return forward;
         }
@@ -75,6 +78,8 @@ public sealed partial class SshTunnelSession
             {
                 return;
             }
+
+            forward.Relays?.Dispose();
 
             try
             {

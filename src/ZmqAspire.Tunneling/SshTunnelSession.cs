@@ -22,6 +22,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private readonly IDisposable[] _credentials;
     private readonly QuickAck? _quickAck;
     private readonly List<LocalForward> _forwards = [];
+    private ChannelMux? _mux;
     private readonly Lock _gate = new();
     private readonly SerialEvents _events = new();
     private bool _disposed;
@@ -75,7 +76,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     public TunnelFastPath FastPath =>
         (_quickAck is { IsActive: true } ? TunnelFastPath.QuickAck : TunnelFastPath.None)
         | (SocketMadeBlocking ? TunnelFastPath.BlockingSocket : TunnelFastPath.None)
-        | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None);
+        | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None)
+        | (_mux is not null ? TunnelFastPath.OwnChannels : TunnelFastPath.None);
+
+    /// <summary>Gets our channel multiplexer (null: SSH.NET's channels relay).</summary>
+    internal ChannelMux? Mux => _mux;
 
     /// <summary>Gets what keeps ACKs on the SSH connection immediate (null when the fast path is off or unavailable).</summary>
     internal QuickAck? QuickAck => _quickAck;
@@ -125,6 +130,11 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         var (methods, credentials, methodNames) = (loaded.Methods, loaded.Owned, loaded.Names);
 
         var info = new ConnectionInfo(server.Host, server.Port, server.User, methods) { Timeout = options.ConnectTimeout };
+        // SSH.NET lists keepalive@openssh.com as a request it knows, and then never answers it on
+        // its own channels: sshd's ClientAliveInterval probes go unanswered and sshd drops the
+        // session. Unlisted, it is an unknown request, which SSH.NET answers with
+        // SSH_MSG_CHANNEL_FAILURE as RFC 4254 section 5.4 asks (any answer tells sshd we are alive).
+        info.ChannelRequests.Remove("keepalive@openssh.com");
         if (SshFastPath.Enabled)
         {
             SshFastPath.PreferAesGcm(info);
@@ -162,10 +172,19 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
-            ChannelOpenFailures.TrySubscribe(client, (reason, description) =>
+            // Our own channels (ChannelMux) name their refused target; SSH.NET's are heard on the
+            // session. Every answer to a channel open, ours or SSH.NET's, also feeds
+            // ChannelOpenAnswered (the self-healing forward's outage gate), on the receive thread.
+            session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout);
+            if (session._mux is { } mux)
+            {
+                mux.ChannelRefused += e => session._events.Post(() => session.ChannelOpenFailed?.Invoke(session, e));
+            }
+
+            ChannelOpenFailures.TrySubscribe(client, (channel, reason, description) =>
             {
                 session.ChannelOpenAnswered?.Invoke(false);
-                session._events.Post(() => session.ReportChannelOpenFailure(reason, description));
+                session._events.Post(() => session.ReportChannelOpenFailure(channel, reason, description));
             });
             ChannelOpenConfirmations.TrySubscribe(client, () => session.ChannelOpenAnswered?.Invoke(true));
             return session;
@@ -223,13 +242,14 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var port = new ForwardedPortLocal("127.0.0.1", 0, remote.Host, (uint)remote.Port);
+            var route = new ForwardRoute(remote, port, _mux);
             ForwardListener? listener;
             try
             {
                 _client.AddForwardedPort(port);
                 port.Start();
                 // Our accept loop in place of SSH.NET's (see ForwardListener); null: SSH.NET's is kept.
-                listener = ForwardListener.TryStart(port, remote);
+                listener = ForwardListener.TryStart(route);
             }
             catch (Exception ex) when (ex is SocketException or SshException or InvalidOperationException)
             {
@@ -238,14 +258,14 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 throw new SshForwardException(remote, ex.Message, ex);
             }
 
-            var forward = new LocalForward(this, port, listener, remote);
+            var forward = new LocalForward(this, route, listener);
             _forwards.Add(forward);
             return forward;
         }
     }
 
     /// <summary>Closes a forward's listener and its channels; called by <see cref="LocalForward.Dispose"/>.</summary>
-    internal void Close(LocalForward forward, ForwardedPortLocal port, ForwardListener? listener)
+    internal void Close(LocalForward forward, ForwardRoute route, ForwardListener? listener)
     {
         lock (_gate)
         {
@@ -254,10 +274,13 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 return;
             }
 
-            // Stop accepting first, then close the channels (Stop waits for them).
+            // What fails from here on is the close we asked for, not a forward failure.
+            route.Close();
+            // Stop accepting first, then close the channels (SSH.NET's Stop waits for its own).
             listener?.Dispose();
-            StopQuietly(port);
-            port.Dispose();
+            _mux?.CloseChannelsOf(route);
+            StopQuietly(route.Port);
+            route.Port.Dispose();
         }
     }
 
@@ -304,6 +327,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             _disposed = true;
         }
 
+        _mux?.Dispose();
         try
         {
             _client.Disconnect();

@@ -19,4 +19,12 @@ public enum TunnelFastPath
 
     /// <summary>Our own accept loop replaces SSH.NET's on local forwards.</summary>
     ForwardListener = 4,
+
+    /// <summary>
+    /// Our own TCP forwarding channels replace SSH.NET's: per-channel flow control (RFC 4254
+    /// section 5.2), so a stalled local reader slows only its own channel. Not part of the speed
+    /// switch <c>ZMQASPIRE_TUNNEL_FASTPATH=0</c> (it is a fix, not a speed-up); turned off only by
+    /// <c>ZMQASPIRE_TUNNEL_OWNCHANNELS=0</c>, or lost when SSH.NET's internals change.
+    /// </summary>
+    OwnChannels = 8,
 }

@@ -28,7 +28,7 @@ public enum ClientKey
 /// dedicated login user with a fresh random password, listening on 127.0.0.1 only. Needs root
 /// (it creates the user and runs sshd, which needs root for privilege separation).
 /// </summary>
-public sealed class SshdFixture : IDisposable
+public class SshdFixture : IDisposable
 {
     public const string User = "zmqaspire-test";
     public const string Loopback = "127.0.0.1";
@@ -36,10 +36,19 @@ public sealed class SshdFixture : IDisposable
 
     private readonly string _authorizedKeysDirectory;
     private readonly Dictionary<ClientKey, string> _keys = [];
+    private static readonly string SharedPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
     private readonly SshdProcess _sshd;
+    private readonly IReadOnlyList<string> _extraConfig;
 
     public SshdFixture()
+        : this([])
     {
+    }
+
+    /// <summary>Starts sshd with <paramref name="extraConfig"/> lines added to the test configuration.</summary>
+    protected SshdFixture(IReadOnlyList<string> extraConfig)
+    {
+        _extraConfig = extraConfig;
         if (!OperatingSystem.IsLinux() || !Environment.IsPrivilegedProcess)
         {
             throw new InvalidOperationException(
@@ -58,7 +67,9 @@ public sealed class SshdFixture : IDisposable
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         EnsureUser();
-        Password = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
+        // One password per test process: a second fixture (another sshd config) must not change
+        // the login user's password under the first one's tests.
+        Password = SharedPassword;
         // chpasswd reads "user:password" from stdin; the password never appears on a command line.
         ProcessRunner.RunChecked("/usr/sbin/chpasswd", [], $"{User}:{Password}\n");
 
@@ -254,6 +265,17 @@ public sealed class SshdFixture : IDisposable
 
     public void Dispose()
     {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing)
+        {
+            return;
+        }
+
         // Also ends the per-connection children sshd forked.
         _sshd.Dispose();
         NetMQConfig.Cleanup(block: false);
@@ -295,7 +317,7 @@ public sealed class SshdFixture : IDisposable
         SshKeygen.Generate(path, type, bits, passphrase, $"zmqaspire-test {Path.GetFileName(path)}");
 
     private string Config(int port, string authorizedKeys) =>
-        string.Join('\n',
+        string.Join('\n', (string[])[
             "# Test sshd of ZmqAspire.Tunneling.Tests: loopback only, one user, local forwards only.",
             $"Port {port.ToString(CultureInfo.InvariantCulture)}",
             $"ListenAddress {Loopback}",
@@ -317,5 +339,6 @@ public sealed class SshdFixture : IDisposable
             "AllowAgentForwarding no",
             $"AllowUsers {User}",
             "LogLevel VERBOSE",
-            string.Empty);
+            .. _extraConfig,
+            string.Empty]);
 }

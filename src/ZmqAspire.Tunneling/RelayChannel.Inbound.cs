@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Renci.SshNet.Messages.Connection;
+
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Data from the server to the local socket: written without ever blocking SSH.NET's receive
+/// thread, and the window reopened only for bytes the local socket accepted (RFC 4254 section 5.2).
+/// </summary>
+internal sealed partial class RelayChannel
+{
+    /// <summary>Called on SSH.NET's receive thread: never blocks.</summary>
+    internal void OnData(ReadOnlySpan<byte> data)
+    {
+        uint adjust = 0;
+        bool closeNow;
+        lock (_gate)
+        {
+            _localWindow -= Math.Min(_localWindow, (uint)data.Length);
+            if (_socketClosed || _closeSent)
+            {
+                return;
+            }
+
+            var sentFailed = false;
+            if (!_writing)
+            {
+                var sent = TrySendNow(data);
+                if (sent < 0)
+                {
+                    // The local side is gone (reset): close below, outside the lock.
+                    _localReadDone = true;
+                    sentFailed = true;
+                }
+                else
+                {
+                    adjust = Consumed((uint)sent);
+                    data = data[sent..];
+                }
+            }
+
+            if (data.Length > 0 && !_localReadDone)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
+                data.CopyTo(buffer);
+                _pending.Enqueue(new Chunk(buffer, 0, data.Length));
+                if (!_writing)
+                {
+                    _writing = true;
+                    _ = WriteLoopAsync();
+                }
+            }
+
+            closeNow = _localReadDone && !_writing && sentFailed;
+        }
+
+        SendAdjust(adjust);
+        if (closeNow)
+        {
+            Close(sendClose: true);
+        }
+    }
+
+    /// <summary>Sends what the socket takes now without waiting; -1 when the socket is reset or closed.</summary>
+    private int TrySendNow(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            var sent = _socket.Send(data, SocketFlags.None, out var error);
+            return error is SocketError.Success or SocketError.WouldBlock ? sent : -1;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>Counts bytes the local socket accepted; returns a window to reopen, under <see cref="_gate"/>.</summary>
+    private uint Consumed(uint bytes)
+    {
+        _consumed += bytes;
+        // OpenSSH's rule (channel_check_window): reopen once half the window, or three packets' worth, is used.
+        if (_consumed > 0 && _open && !_closeSent && (_localWindow < WindowSize / 2 || _localWindow < 3 * MaxPacket))
+        {
+            var adjust = _consumed;
+            _localWindow += adjust;
+            _consumed = 0;
+            return adjust;
+        }
+
+        return 0;
+    }
+
+    private void SendAdjust(uint bytes)
+    {
+        if (bytes > 0)
+        {
+            _mux.TrySend(new ChannelWindowAdjustMessage(_remoteId, bytes));
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        while (true)
+        {
+            Chunk chunk;
+            lock (_gate)
+            {
+                if (_pending.Count == 0 || _socketClosed)
+                {
+                    _writing = false;
+                    break;
+                }
+
+                chunk = _pending.Peek();
+            }
+
+            int sent;
+            try
+            {
+                sent = await _socket.SendAsync(chunk.Buffer.AsMemory(chunk.Offset, chunk.Count), SocketFlags.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                lock (_gate)
+                {
+                    _writing = false;
+                    _localReadDone = true;
+                }
+
+                Close(sendClose: true);
+                return;
+            }
+
+            uint adjust;
+            lock (_gate)
+            {
+                if (sent < chunk.Count)
+                {
+                    _pending.Dequeue();
+                    var rest = new Queue<Chunk>(_pending);
+                    _pending.Clear();
+                    _pending.Enqueue(chunk with { Offset = chunk.Offset + sent, Count = chunk.Count - sent });
+                    foreach (var next in rest)
+                    {
+                        _pending.Enqueue(next);
+                    }
+                }
+                else
+                {
+                    _pending.Dequeue();
+                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                }
+
+                adjust = Consumed((uint)sent);
+            }
+
+            SendAdjust(adjust);
+        }
+
+        bool eof, close;
+        lock (_gate)
+        {
+            eof = _eofReceived;
+            close = _closeReceived || _socketClosed;
+        }
+
+        if (close)
+        {
+            Close(sendClose: true);
+        }
+        else if (eof)
+        {
+            ShutdownSend();
+            CloseIfDone();
+        }
+    }
+
+    private readonly record struct Chunk(byte[] Buffer, int Offset, int Count);
+}
