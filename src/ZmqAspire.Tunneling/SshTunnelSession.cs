@@ -172,21 +172,22 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
-            // Our own channels (ChannelMux) name their refused target; SSH.NET's are heard on the
-            // session. Every answer to a channel open, ours or SSH.NET's, also feeds
-            // ChannelOpenAnswered (the self-healing forward's outage gate), on the receive thread.
-            session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout);
-            if (session._mux is { } mux)
-            {
-                mux.ChannelRefused += e => session._events.Post(() => session.ChannelOpenFailed?.Invoke(session, e));
-            }
-
+            // Every answer to a channel open, ours or SSH.NET's, feeds ChannelOpenAnswered (the
+            // self-healing forward's outage gate) on the receive thread. These handlers go first,
+            // so the gate has counted an answer before our channel's refusal (ChannelMux) is told.
             ChannelOpenFailures.TrySubscribe(client, (channel, reason, description) =>
             {
                 session.ChannelOpenAnswered?.Invoke(false);
                 session._events.Post(() => session.ReportChannelOpenFailure(channel, reason, description));
             });
             ChannelOpenConfirmations.TrySubscribe(client, () => session.ChannelOpenAnswered?.Invoke(true));
+            // Our own channels name their refused target; SSH.NET's are reported above.
+            session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout);
+            if (session._mux is { } mux)
+            {
+                mux.ChannelRefused += e => session._events.Post(() => session.ChannelOpenFailed?.Invoke(session, e));
+            }
+
             return session;
         }
         catch (Exception ex)

@@ -41,7 +41,8 @@ public sealed class RefusalTests(CliSshdFixture sshd)
         using var server = ReplyServer.Start();
         var run = await TunnelProcess.RunAsync([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.UnauthorizedKeyPath], Generous);
         Assert.True(run.Process.ExitCode == 77, run.Describe);
-        Assert.Contains($"SSH login as '{CliSshdFixture.User}' on 127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)} was refused (tried: publickey)", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"SSH login as '{CliSshdFixture.User}' on 127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)} was refused (tried: publickey", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains(sshd.UnauthorizedKeyPath, run.StandardError, StringComparison.Ordinal); // the key it offered is named
     }
 
     [Fact]
