@@ -93,8 +93,7 @@ fi
 # Our Dockerfiles use the public debian:bookworm-slim; Aspire's container tunnel proxy builds
 # FROM mcr.microsoft.com/azurelinux/base/core:3.0. Pull them when a registry answers, else
 # build an equivalent Debian root file system locally and tag it under both names.
-BASE=debian:bookworm-slim
-TUNNEL_BASE=mcr.microsoft.com/azurelinux/base/core:3.0
+. "$REPO_ROOT/eng/images.sh" # BASE, TUNNEL_BASE
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 if ! have_image "$BASE"; then
   if timeout 20 docker pull -q "$BASE" >/dev/null 2>&1; then
