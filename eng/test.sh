@@ -6,6 +6,8 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # --with-browser: the dashboard tests drive Debian's chromium.
 "$REPO_ROOT/eng/setup.sh" --with-browser
+# SSL_CERT_DIR with the trusted development certificate, as eng/run.sh and new login shells have it.
+. "$REPO_ROOT/eng/dev-certs-env.sh"
 cd "$REPO_ROOT"
 
 echo
