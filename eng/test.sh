@@ -41,6 +41,12 @@ echo "[test] benchmark smoke run"
 dotnet run --project bench/ZmqAspire.Benchmarks -c Release -- --smoke \
   --out "$REPO_ROOT/artifacts/bench/smoke.json" || status=1
 
+# What the run built (images, build cache) goes; the base images stay, and eng/clean.sh fails
+# if one went or a project image was left (issue #21).
+echo
+echo "[test] removing the images and build cache the run made"
+"$REPO_ROOT/eng/clean.sh" || status=1
+
 # One closing line over every project, from the TRX counters.
 /usr/bin/python3 - "$results" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
