@@ -145,4 +145,10 @@ fi
 # is made first when missing, so a browser started later trusts the certificate as well.
 "$REPO_ROOT/eng/dev-certs.sh"
 
+# ---------------------------------------------------------------------------------------
+# 7. The Aspire CLI (`aspire run`, README), a local tool pinned in dotnet-tools.json
+# ---------------------------------------------------------------------------------------
+(cd "$REPO_ROOT" && dotnet tool restore >/dev/null)
+step "Aspire CLI: dotnet aspire $(cd "$REPO_ROOT" && dotnet aspire --version 2>/dev/null | cut -d+ -f1)"
+
 step "setup done"
