@@ -36,7 +36,12 @@ while IFS= read -r ref; do
 done < <(project_images)
 
 docker image prune -f >/dev/null   # dangling (untagged) images only, never a tagged one
-docker builder prune -af >/dev/null
+# DOCKER_BUILDKIT=0: the docker CLI's own `builder prune` (the engine's build-cache API, BuildKit's
+# cache included), not the buildx plugin's, which eng/setup.sh's shim may stand in for (build only).
+if ! out="$(DOCKER_BUILDKIT=0 docker builder prune -af 2>&1)"; then
+  echo "$out" >&2
+  exit 1
+fi
 
 echo "[clean] after:  $(usage); $kept project image tags kept (in use)"
 
