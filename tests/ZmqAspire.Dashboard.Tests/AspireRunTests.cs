@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using CliWrap;
 using CliWrap.Buffered;
 using Microsoft.Playwright;
+using ZmqAspire.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace ZmqAspire.Dashboard.Tests;
@@ -29,6 +30,7 @@ public sealed partial class AspireRunTests(BrowserFixture browser)
     {
         var root = BrowserFixture.RepositoryRoot();
         var untrackedBefore = await UntrackedAsync(root);
+        var imagesBefore = await BuiltImages.InEngineAsync();
         var keys = Directory.CreateTempSubdirectory("zmqaspire-aspire-run-keys-").FullName;
         var output = new ConcurrentQueue<string>();
         var loginUrl = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,6 +71,9 @@ public sealed partial class AspireRunTests(BrowserFixture browser)
             await Cli.Wrap("kill").WithArguments(["-INT", "--", $"-{run.ProcessId}"]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
             await run;
             Directory.Delete(keys, recursive: true);
+
+            // The tags this run's image builds added (the containers are gone once it exited).
+            await BuiltImages.RemoveAsync([.. (await BuiltImages.InEngineAsync()).Except(imagesBefore)]);
         }
 
         var text = string.Join('\n', output);
