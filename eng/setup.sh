@@ -143,6 +143,7 @@ fi
 # --trust` adds it to .NET's root store, to ~/.aspnet/dev-certs/trust for OpenSSL (read through
 # SSL_CERT_DIR, set below) and to the NSS databases of Chromium and Firefox. Chromium's database
 # is made first when missing, so a browser started later trusts the certificate as well.
+step "development certificate"
 "$REPO_ROOT/eng/dev-certs.sh"
 
 # ---------------------------------------------------------------------------------------
