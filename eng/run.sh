@@ -5,6 +5,9 @@
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$REPO_ROOT/eng/setup.sh"
+# SSL_CERT_DIR with the trusted development certificate (eng/setup.sh trusted it): the AppHost
+# and what it starts see it, so the dashboard has no certificate warning to show.
+. "$REPO_ROOT/eng/dev-certs-env.sh"
 
 echo
 echo "[run] building the AppHost and what it runs (the first run restores NuGet packages: a few minutes)"

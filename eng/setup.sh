@@ -33,9 +33,10 @@ export DEBIAN_FRONTEND=noninteractive
 # ---------------------------------------------------------------------------------------
 # docker-compose and python3-pexpect: the compose deployment's tests (pyzmq's OpenSSH tunnel mode
 # drives ssh through pexpect). socat: the benchmark's plain TCP relay mode (the floor for any forwarder).
-# tshark: the security tests capture the bastion -> server leg.
+# tshark: the security tests capture the bastion -> server leg. libnss3-tools (certutil): step 6
+# trusts the development certificate in the browsers' NSS databases too.
 packages=(docker.io docker-compose openssh-server openssh-client debootstrap python3-zmq python3-paramiko
-          python3-pexpect tshark iproute2 procps ca-certificates socat)
+          python3-pexpect tshark iproute2 procps ca-certificates socat libnss3-tools)
 [ "$WITH_BROWSER" -eq 1 ] && packages+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
@@ -93,8 +94,7 @@ fi
 # Our Dockerfiles use the public debian:bookworm-slim; Aspire's container tunnel proxy builds
 # FROM mcr.microsoft.com/azurelinux/base/core:3.0. Pull them when a registry answers, else
 # build an equivalent Debian root file system locally and tag it under both names.
-BASE=debian:bookworm-slim
-TUNNEL_BASE=mcr.microsoft.com/azurelinux/base/core:3.0
+. "$REPO_ROOT/eng/images.sh" # BASE, TUNNEL_BASE
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 if ! have_image "$BASE"; then
   if timeout 20 docker pull -q "$BASE" >/dev/null 2>&1; then
@@ -133,5 +133,23 @@ if [ "$WITH_BROWSER" -eq 1 ]; then
   chromium --version >/dev/null 2>&1 || { echo "chromium is installed but does not run" >&2; exit 1; }
   step "browser: $(chromium --version 2>/dev/null)"
 fi
+
+# ---------------------------------------------------------------------------------------
+# 6. The ASP.NET Core development certificate, trusted (docs/security.md)
+# ---------------------------------------------------------------------------------------
+# The AppHost warns, and the dashboard shows a red banner on every page, when no trusted
+# development certificate exists; `aspire run` trusts one itself and reports partial trust when
+# OpenSSL cannot see it. So trust it here, the way .NET does on Linux: `dotnet dev-certs https
+# --trust` adds it to .NET's root store, to ~/.aspnet/dev-certs/trust for OpenSSL (read through
+# SSL_CERT_DIR, set below) and to the NSS databases of Chromium and Firefox. Chromium's database
+# is made first when missing, so a browser started later trusts the certificate as well.
+step "development certificate"
+"$REPO_ROOT/eng/dev-certs.sh"
+
+# ---------------------------------------------------------------------------------------
+# 7. The Aspire CLI (`aspire run`, README), a local tool pinned in dotnet-tools.json
+# ---------------------------------------------------------------------------------------
+(cd "$REPO_ROOT" && dotnet tool restore >/dev/null)
+step "Aspire CLI: dotnet aspire $(cd "$REPO_ROOT" && dotnet aspire --version 2>/dev/null | cut -d+ -f1)"
 
 step "setup done"

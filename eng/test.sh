@@ -6,6 +6,8 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # --with-browser: the dashboard tests drive Debian's chromium.
 "$REPO_ROOT/eng/setup.sh" --with-browser
+# SSL_CERT_DIR with the trusted development certificate, as eng/run.sh and new login shells have it.
+. "$REPO_ROOT/eng/dev-certs-env.sh"
 cd "$REPO_ROOT"
 
 echo
@@ -38,6 +40,12 @@ echo
 echo "[test] benchmark smoke run"
 dotnet run --project bench/ZmqAspire.Benchmarks -c Release -- --smoke \
   --out "$REPO_ROOT/artifacts/bench/smoke.json" || status=1
+
+# What the run built (images, build cache) goes; the base images stay, and eng/clean.sh fails
+# if one went or a project image was left (issue #21).
+echo
+echo "[test] removing the images and build cache the run made"
+"$REPO_ROOT/eng/clean.sh" || status=1
 
 # One closing line over every project, from the TRX counters.
 /usr/bin/python3 - "$results" <<'PY'

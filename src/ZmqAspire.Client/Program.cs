@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.Extensions.Options;
 using ZmqAspire.Client;
 using ZmqAspire.Messaging;
@@ -20,9 +21,23 @@ builder.Services.AddSingleton<RequestLoop>();
 builder.Services.AddHealthChecks().AddCheck<TunnelHealthCheck>("ssh-tunnel");
 builder.Services.AddHostedService<RequestClient>();
 
+// The request log: one entry per request from HTTP logging, which health probes opt out of by
+// endpoint (HttpLoggingFields.None below): the container engine and the AppHost probe /health
+// every few seconds, and those lines buried the request lines a user reads. ASP.NET Core's own
+// per-request lines ("Request starting/finished", "Executing endpoint") cannot be filtered by
+// path: they go to Warning, as in ASP.NET Core's templates; HTTP logging's category stays on.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+builder.Logging.AddFilter("Microsoft.AspNetCore.HttpLogging", LogLevel.Information);
+builder.Services.AddHttpLogging(o =>
+{
+    o.LoggingFields = HttpLoggingFields.RequestMethod | HttpLoggingFields.RequestPath | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
+    o.CombineLogs = true;
+});
+
 var app = builder.Build();
-app.MapHealthChecks("/health", new() { ResponseWriter = HealthReportWriter.WriteAsync });
-app.MapHealthChecks("/alive", new() { Predicate = check => check.Tags.Contains(ServiceDefaultsExtensions.LiveTag) });
+app.UseHttpLogging();
+app.MapHealthChecks("/health", new() { ResponseWriter = HealthReportWriter.WriteAsync }).WithHttpLogging(HttpLoggingFields.None);
+app.MapHealthChecks("/alive", new() { Predicate = check => check.Tags.Contains(ServiceDefaultsExtensions.LiveTag) }).WithHttpLogging(HttpLoggingFields.None);
 try
 {
     app.MapClientCommands(app.Services.GetRequiredService<IOptions<RequestClientOptions>>().Value.CommandToken);

@@ -2,6 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using ZmqAspire.Hosting;
+using ZmqAspire.Testing;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.AppHost.Tests;
@@ -103,8 +104,10 @@ public class AppHostFixture : IAsyncLifetime
     {
         if (_app is not null)
         {
+            var images = BuiltImages.Of(_app);
             await _app.StopAsync();
             await _app.DisposeAsync();
+            await BuiltImages.RemoveAsync(images);
         }
 
         Directory.Delete(KeyDirectory, recursive: true);

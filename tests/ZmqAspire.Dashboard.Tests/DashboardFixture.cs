@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
+using ZmqAspire.Testing;
 
 namespace ZmqAspire.Dashboard.Tests;
 
@@ -93,8 +94,10 @@ public sealed class DashboardFixture : IAsyncLifetime
         Telemetry?.Dispose();
         if (_app is not null)
         {
+            var images = BuiltImages.Of(_app);
             await _app.StopAsync();
             await _app.DisposeAsync();
+            await BuiltImages.RemoveAsync(images);
         }
 
         Directory.Delete(KeyDirectory, recursive: true);

@@ -7,6 +7,7 @@ namespace ZmqAspire.Deployment.Tests;
 /// </summary>
 public sealed class InteropFixture : IAsyncLifetime
 {
+    private const string PyrepImage = "zmqaspire/pyrep:test";
     private ComposeProject? _project;
 
     internal ComposeProject Project => _project ?? throw new InvalidOperationException("not started");
@@ -16,7 +17,7 @@ public sealed class InteropFixture : IAsyncLifetime
         // The pyzmq peer image: Debian's python3-zmq from Debian's mirror; cached after the first build.
         await Cli.RunCheckedAsync(
             "docker",
-            ["build", "-q", "-t", "zmqaspire/pyrep:test", Path.Combine(Repo.InteropDirectory, "pyrep")],
+            ["build", "-q", "-t", PyrepImage, Path.Combine(Repo.InteropDirectory, "pyrep")],
             new Dictionary<string, string?> { ["DOCKER_BUILDKIT"] = "1" },
             TimeSpan.FromMinutes(5));
         _project = await ComposeProject.CreateAsync("zmqinterop", Path.Combine(Repo.InteropDirectory, "docker-compose.interop.yml"));
@@ -31,6 +32,10 @@ public sealed class InteropFixture : IAsyncLifetime
         {
             await _project.DisposeAsync();
         }
+
+        // The image this fixture built (issue #21: tests remove what they build). Its layers stay
+        // in the build cache, so the next run rebuilds it in seconds; eng/clean.sh clears that.
+        await Cli.RunCheckedAsync("docker", ["image", "rm", PyrepImage], null, TimeSpan.FromMinutes(1));
     }
 }
 
