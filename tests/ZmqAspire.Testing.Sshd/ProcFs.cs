@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace ZmqAspire.Tunneling.Tests;
+namespace ZmqAspire.Testing.Sshd;
 
 /// <summary>The process tree, read from /proc (Linux).</summary>
-internal static class ProcFs
+public static class ProcFs
 {
     /// <summary>Gets every running process's parent id, by process id.</summary>
     public static Dictionary<int, int> ParentIds()

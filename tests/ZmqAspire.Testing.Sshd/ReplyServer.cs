@@ -2,14 +2,14 @@ using System.Globalization;
 using NetMQ;
 using NetMQ.Sockets;
 
-namespace ZmqAspire.Tunneling.Tests;
+namespace ZmqAspire.Testing.Sshd;
 
 /// <summary>
 /// A real NetMQ REP peer on its own thread, bound to <c>tcp://127.0.0.1:*</c>. It answers the
 /// single frame "Hello" with "World from PORT" and echoes any other message, prefixed by a frame
 /// "echo from PORT".
 /// </summary>
-internal sealed class ReplyServer : IDisposable
+public sealed class ReplyServer : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<int> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
