@@ -21,9 +21,9 @@ internal sealed partial class ChannelMux
 
     private static readonly PropertyInfo? ConnectedPortProperty = ForwardedInfoType?.GetProperty("ConnectedPort");
 
-    private static readonly EventInfo? OpenReceivedEvent = SshFastPath.SessionType?.GetEvent("ChannelOpenReceived", BindingFlags.Instance | BindingFlags.Public);
+    private static readonly EventInfo? OpenReceivedEvent = SshFastPath.SshNetSessionType?.GetEvent("ChannelOpenReceived", BindingFlags.Instance | BindingFlags.Public);
 
-    private static readonly FieldInfo? OpenReceivedField = SshFastPath.SessionType?.GetField("ChannelOpenReceived", NonPublicInstance);
+    private static readonly FieldInfo? OpenReceivedField = SshFastPath.SshNetSessionType?.GetField("ChannelOpenReceived", NonPublicInstance);
 
     private static readonly MethodInfo? SshNetOpenHandler = typeof(ForwardedPortRemote).GetMethod("Session_ChannelOpening", NonPublicInstance);
 

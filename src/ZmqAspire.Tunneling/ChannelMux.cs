@@ -40,7 +40,7 @@ internal sealed partial class ChannelMux : IDisposable
     private const uint FirstChannel = 0x4000_0000;
 
     private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", NonPublicInstance);
-    private static readonly MethodInfo? SendMethod = SshFastPath.SessionType?.GetMethod("SendMessage", NonPublicInstance, [typeof(Message)]);
+    private static readonly MethodInfo? SendMethod = SshFastPath.SshNetSessionType?.GetMethod("SendMessage", NonPublicInstance, [typeof(Message)]);
 
     private readonly object _session;
     private readonly Action<Message> _send;
@@ -78,7 +78,7 @@ internal sealed partial class ChannelMux : IDisposable
     /// <param name="openTimeout">How long to wait for the server to answer a channel open.</param>
     public static ChannelMux? TryAttach(SshClient client, TimeSpan openTimeout)
     {
-        if (!Enabled || SendMethod is null || SshFastPath.SessionType is not { } sessionType)
+        if (!Enabled || SendMethod is null || SshFastPath.SshNetSessionType is not { } sessionType)
         {
             return null;
         }
@@ -213,7 +213,7 @@ internal sealed partial class ChannelMux : IDisposable
 
     private bool Subscribe<TArgs>(string name, EventHandler<TArgs> handler)
     {
-        var e = SshFastPath.SessionType?.GetEvent(name, BindingFlags.Instance | BindingFlags.Public);
+        var e = SshFastPath.SshNetSessionType?.GetEvent(name, BindingFlags.Instance | BindingFlags.Public);
         if (e is null || e.EventHandlerType != typeof(EventHandler<TArgs>))
         {
             return false;

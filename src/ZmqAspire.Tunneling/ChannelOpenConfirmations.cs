@@ -15,7 +15,7 @@ namespace ZmqAspire.Tunneling;
 internal static class ChannelOpenConfirmations
 {
     private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", BindingFlags.Instance | BindingFlags.NonPublic);
-    private static readonly EventInfo? ConfirmationEvent = SshFastPath.SessionType?.GetEvent("ChannelOpenConfirmationReceived", BindingFlags.Instance | BindingFlags.Public);
+    private static readonly EventInfo? ConfirmationEvent = SshFastPath.SshNetSessionType?.GetEvent("ChannelOpenConfirmationReceived", BindingFlags.Instance | BindingFlags.Public);
 
     /// <summary>Calls <paramref name="onConfirmed"/> on SSH.NET's receive thread for every channel open the server confirms; false when SSH.NET offers nothing to subscribe to.</summary>
     public static bool TrySubscribe(SshClient client, Action onConfirmed)

@@ -9,14 +9,14 @@ namespace ZmqAspire.Tunneling;
 /// 5.1), which SSH.NET 2026.0.0 handles silently for a forward: it closes the accepted connection
 /// and reports nothing, so a forward whose target is down looks like a flaky connection. The
 /// message and its event arguments are public types; only the event's owner, SSH.NET's internal
-/// <c>Session</c> (<see cref="SshFastPath.SessionType"/>, kept by the trimmer), is reached by
+/// <c>Session</c> (<see cref="SshFastPath.SshNetSessionType"/>, kept by the trimmer), is reached by
 /// reflection (no public hook: sshnet/SSH.NET#732). When it is missing (another SSH.NET) nothing
 /// is reported and the forward still works.
 /// </summary>
 internal static class ChannelOpenFailures
 {
     private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", BindingFlags.Instance | BindingFlags.NonPublic);
-    private static readonly EventInfo? FailureEvent = SshFastPath.SessionType?.GetEvent("ChannelOpenFailureReceived", BindingFlags.Instance | BindingFlags.Public);
+    private static readonly EventInfo? FailureEvent = SshFastPath.SshNetSessionType?.GetEvent("ChannelOpenFailureReceived", BindingFlags.Instance | BindingFlags.Public);
 
     /// <summary>
     /// Calls <paramref name="onFailure"/> with the channel number, reason code and description of every channel

@@ -72,7 +72,7 @@ internal sealed class QuickAck : IDisposable
     /// <summary>Subscribes to a session's message events; null when not on Linux or SSH.NET has none of them.</summary>
     public static QuickAck? TryStart(Socket socket, object session)
     {
-        if (!OperatingSystem.IsLinux() || session.GetType() != SshFastPath.SessionType)
+        if (!OperatingSystem.IsLinux() || session.GetType() != SshFastPath.SshNetSessionType)
         {
             return null;
         }
@@ -91,7 +91,7 @@ internal sealed class QuickAck : IDisposable
         foreach (var name in MessageEvents)
         {
             // Session is internal, its events are public: EventHandler<MessageEventArgs<TMessage>>.
-            if (SshFastPath.SessionType?.GetEvent(name) is { EventHandlerType: { } type } info
+            if (SshFastPath.SshNetSessionType?.GetEvent(name) is { EventHandlerType: { } type } info
                 && type.GetMethod("Invoke")?.GetParameters() is [_, { ParameterType: var args }]
                 && typeof(EventArgs).IsAssignableFrom(args))
             {

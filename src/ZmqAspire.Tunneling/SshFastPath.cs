@@ -51,10 +51,10 @@ internal static class SshFastPath
     /// members we reach (its <c>_socket</c> field and its public message events) in trimmed images.
     /// </summary>
     [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.NonPublicFields | DynamicallyAccessedMemberTypes.NonPublicMethods | DynamicallyAccessedMemberTypes.PublicEvents)]
-    internal static readonly Type? SessionType = Type.GetType("Renci.SshNet.Session, Renci.SshNet");
+    internal static readonly Type? SshNetSessionType = Type.GetType("Renci.SshNet.Session, Renci.SshNet");
 
     /// <summary>SSH.NET's <c>Session._socket</c> (private): the TCP connection to the SSH server.</summary>
-    private static readonly FieldInfo? SocketField = SessionType?.GetField("_socket", Instance);
+    private static readonly FieldInfo? SocketField = SshNetSessionType?.GetField("_socket", Instance);
 
     /// <summary>SSH.NET's <c>ForwardedPortLocal._listener</c> (private): the listener we replace.</summary>
     private static readonly FieldInfo? ListenerField = typeof(ForwardedPortLocal).GetField("_listener", Instance);
@@ -99,7 +99,7 @@ internal static class SshFastPath
     {
         blocking = false;
         var session = SessionProperty?.GetValue(client);
-        if (session is null || session.GetType() != SessionType || SocketField?.GetValue(session) is not Socket socket)
+        if (session is null || session.GetType() != SshNetSessionType || SocketField?.GetValue(session) is not Socket socket)
         {
             return null;
         }
