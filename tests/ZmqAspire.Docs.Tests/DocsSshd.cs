@@ -34,15 +34,7 @@ public sealed class DocsSshd : IDisposable
 
         Directory = System.IO.Directory.CreateTempSubdirectory("zmqaspire-docs-").FullName;
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (ProcessRunner.Run("/usr/bin/id", ["-u", User]).ExitCode != 0)
-        {
-            // 9: another run created it in between.
-            var added = ProcessRunner.Run("/usr/sbin/useradd", ["--system", "--shell", "/usr/sbin/nologin", "--create-home", User]);
-            if (added.ExitCode is not 0 and not 9)
-            {
-                throw new InvalidOperationException($"useradd {User} failed ({added.ExitCode}): {added.StandardError}");
-            }
-        }
+        LoginUser.Ensure(User);
 
         // useradd leaves the account locked ('!'), and sshd without PAM refuses key logins to a
         // locked account; '*' unlocks it with no password that could ever match.

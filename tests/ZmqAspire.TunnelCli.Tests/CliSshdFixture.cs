@@ -33,7 +33,7 @@ public sealed class CliSshdFixture : IDisposable
 
         Directory = System.IO.Directory.CreateTempSubdirectory("zmqaspire-cli-sshd-").FullName;
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        EnsureUser();
+        LoginUser.Ensure(User);
         Password = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
         ProcessRunner.RunChecked("/usr/sbin/chpasswd", [], $"{User}:{Password}\n");
 
@@ -117,19 +117,6 @@ public sealed class CliSshdFixture : IDisposable
         }
     }
 
-    private static void EnsureUser()
-    {
-        if (ProcessRunner.Run("/usr/bin/id", ["-u", User]).ExitCode == 0)
-        {
-            return;
-        }
-
-        var result = ProcessRunner.Run("/usr/sbin/useradd", ["--system", "--shell", "/usr/sbin/nologin", "--create-home", User]);
-        if (result.ExitCode is not 0 and not 9)
-        {
-            throw new InvalidOperationException($"useradd {User} failed ({result.ExitCode}): {result.StandardError}");
-        }
-    }
 
     private string Config(int port, string authorizedKeys) =>
         string.Join('\n',

@@ -66,7 +66,7 @@ public class SshdFixture : IDisposable
         Directory = System.IO.Directory.CreateTempSubdirectory("zmqaspire-sshd-").FullName;
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
-        EnsureUser();
+        LoginUser.Ensure(User);
         // One password per test process: a second fixture (another sshd config) must not change
         // the login user's password under the first one's tests.
         Password = SharedPassword;
@@ -298,20 +298,6 @@ public class SshdFixture : IDisposable
         }
     }
 
-    private static void EnsureUser()
-    {
-        if (ProcessRunner.Run("/usr/bin/id", ["-u", User]).ExitCode == 0)
-        {
-            return;
-        }
-
-        var result = ProcessRunner.Run("/usr/sbin/useradd", ["--system", "--shell", "/usr/sbin/nologin", "--create-home", User]);
-        // 9: the user exists (another run created it in between).
-        if (result.ExitCode is not 0 and not 9)
-        {
-            throw new InvalidOperationException($"useradd {User} failed ({result.ExitCode}): {result.StandardError}");
-        }
-    }
 
     private static string GenerateKey(string path, string type, int? bits, string passphrase) =>
         SshKeygen.Generate(path, type, bits, passphrase, $"zmqaspire-test {Path.GetFileName(path)}");
