@@ -119,14 +119,6 @@ internal static class Proc
         return ports;
     }
 
-    /// <summary>Binds 127.0.0.1:0 and releases it: a port for a child process to bind (callers retry on a clash).</summary>
-    public static int FreeLoopbackPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
     /// <summary>Runs a tool to completion (stdin closed, 60 s at most) and returns its exit code and output (stdout, then stderr).</summary>
     public static (int ExitCode, string Output) Run(string file, params string[] arguments)
     {

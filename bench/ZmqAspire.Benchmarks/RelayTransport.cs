@@ -35,7 +35,7 @@ internal sealed class RelayTransport : Transport
         {
             int Relay(int target)
             {
-                var port = Proc.FreeLoopbackPort();
+                var port = ZmqAspire.Testing.Sshd.LoopbackPort.Free();
                 // fork: a child per accepted connection (connections opened once, not per message).
                 var process = Sshd.StartProcess(SocatPath,
                 [

@@ -239,7 +239,7 @@ internal sealed class SshForward : IDisposable
         Exception? last = null;
         for (var attempt = 1; attempt <= 5; attempt++)
         {
-            var localPorts = targetPorts.Select(_ => Proc.FreeLoopbackPort()).ToArray();
+            var localPorts = targetPorts.Select(_ => LoopbackPort.Free()).ToArray();
             var log = Path.Combine(sshd.Directory, $"ssh-{name}-{attempt}.log");
             List<string> arguments =
             [

@@ -18,12 +18,12 @@ public sealed class BastionSessionTests(AppHostFixture fixture)
     public async Task Sleep_holds_the_session_open_and_its_forward_carries_replies()
     {
         using var peer = SeedPeers.For(fixture);
-        var localPort = TestPorts.Free();
+        var localPort = LoopbackPort.Free();
         var output = new System.Text.StringBuilder();
         var ssh = peer.StartSsh(["-o", "BatchMode=yes", "-L", $"127.0.0.1:{localPort}:server:5556"], "sleep 30", output);
         try
         {
-            await TestPorts.WaitListeningAsync(localPort, TimeSpan.FromSeconds(30), () => output.ToString());
+            await LoopbackPort.WaitListeningAsync(localPort, TimeSpan.FromSeconds(30), () => output.ToString());
             using var socket = new RequestSocket();
             socket.Options.Linger = TimeSpan.Zero;
             socket.Connect($"tcp://127.0.0.1:{localPort.ToString(CultureInfo.InvariantCulture)}");

@@ -15,12 +15,12 @@ public sealed class SeedClientTests(AppHostFixture fixture)
     public async Task Manual_ssh_L_then_a_plain_REQ_gets_9_replies()
     {
         using var peer = SeedPeers.For(fixture);
-        var localPort = TestPorts.Free();
+        var localPort = LoopbackPort.Free();
         var ssh = new System.Text.StringBuilder();
         var tunnel = peer.StartSsh(["-N", "-L", $"127.0.0.1:{localPort}:server:5556"], command: null, ssh);
         try
         {
-            await TestPorts.WaitListeningAsync(localPort, TimeSpan.FromSeconds(30), () => ssh.ToString());
+            await LoopbackPort.WaitListeningAsync(localPort, TimeSpan.FromSeconds(30), () => ssh.ToString());
             var result = peer.RunPython("manual_client.py", new Dictionary<string, string> { ["SEED_LOCAL_PORT"] = localPort.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             AssertNineReplies(result);
         }

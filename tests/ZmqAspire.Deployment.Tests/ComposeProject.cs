@@ -22,7 +22,7 @@ internal sealed class ComposeProject : IAsyncDisposable
         _files = files;
         _root = Directory.CreateTempSubdirectory("zmqaspire-compose-").FullName;
         KeyDirectory = Path.Combine(_root, "keys");
-        SshPort = FreeLoopbackPort();
+        SshPort = ZmqAspire.Testing.Sshd.LoopbackPort.Free();
     }
 
     /// <summary>Gets the compose project name (container, network and volume names start with it).</summary>
@@ -144,10 +144,4 @@ internal sealed class ComposeProject : IAsyncDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -23,4 +23,26 @@ public static class LoopbackPort
             listener.Stop();
         }
     }
+
+    /// <summary>Waits until something accepts connections on 127.0.0.1:<paramref name="port"/>.</summary>
+    /// <exception cref="TimeoutException">Nothing listened in time; the message carries <paramref name="describe"/>'s text.</exception>
+    public static async Task WaitListeningAsync(int port, TimeSpan timeout, Func<string> describe)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        throw new TimeoutException($"nothing listened on 127.0.0.1:{port} within {timeout.TotalSeconds} s:\n{describe()}");
+    }
 }
