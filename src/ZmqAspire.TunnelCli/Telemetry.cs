@@ -36,7 +36,7 @@ public sealed class Telemetry : IDisposable
         if (export)
         {
             _tracing = Sdk.CreateTracerProviderBuilder().AddSource(Name).AddOtlpExporter().Build();
-            _metrics = Sdk.CreateMeterProviderBuilder().AddMeter(Name).AddOtlpExporter().Build();
+            _metrics = Sdk.CreateMeterProviderBuilder().AddMeter(Name, TunnelMeter.Name).AddOtlpExporter().Build();
         }
     }
 
