@@ -36,7 +36,7 @@ public sealed class Telemetry : IDisposable
         if (export)
         {
             _tracing = Sdk.CreateTracerProviderBuilder().AddSource(Name).AddOtlpExporter().Build();
-            _metrics = Sdk.CreateMeterProviderBuilder().AddMeter(Name).AddOtlpExporter().Build();
+            _metrics = Sdk.CreateMeterProviderBuilder().AddMeter(Name, TunnelMeter.Name).AddOtlpExporter().Build();
         }
     }
 
@@ -99,19 +99,21 @@ public sealed class Telemetry : IDisposable
         ForwardFailures.Add(1, new KeyValuePair<string, object?>("error.type", error.GetType().FullName));
 
     /// <summary>
-    /// Ends the open session span (shutdown) and flushes what is left to the collector, for at
-    /// most <see cref="FlushBudget"/> each: a collector that is down must not hold up an exit
-    /// that SIGTERM asked for.
+    /// Ends the open session span (shutdown) and flushes what is left to the collector, traces and
+    /// metrics side by side, for at most <see cref="FlushBudget"/> milliseconds: a collector that
+    /// is down must not hold up an exit that SIGTERM asked for (within a second, issue #17), yet a
+    /// loaded machine needs more than a moment to send the last spans.
     /// </summary>
     public void Dispose()
     {
         _session?.Dispose();
         _session = null;
-        _tracing?.Shutdown(FlushBudget);
-        _metrics?.Shutdown(FlushBudget);
+        Task.WaitAll(
+            Task.Run(() => _tracing?.Shutdown(FlushBudget)),
+            Task.Run(() => _metrics?.Shutdown(FlushBudget)));
         _tracing?.Dispose();
         _metrics?.Dispose();
     }
 
-    private const int FlushBudget = 100;
+    private const int FlushBudget = 600;
 }

@@ -79,6 +79,7 @@ internal sealed partial class RelayChannel
     /// <summary>Counts bytes the local socket accepted; returns a window to reopen, under <see cref="_gate"/>.</summary>
     private uint Consumed(uint bytes)
     {
+        TunnelMeter.Received(bytes);
         _consumed += bytes;
         // OpenSSH's rule (channel_check_window): reopen once half the window, or three packets' worth, is used.
         if (_consumed > 0 && _open && !_closeSent && (_localWindow < WindowSize / 2 || _localWindow < 3 * MaxPacket))

@@ -182,6 +182,8 @@ internal sealed partial class RelayChannel
                 return false;
             }
 
+            TunnelMeter.Transmitted(size);
+
             offset += size;
         }
 

@@ -45,7 +45,8 @@ public sealed class CliSshdFixture : IDisposable
         var other = SshKeygen.Generate(Path.Combine(Directory, "other_host_key"), "ed25519", null, string.Empty, "not the host key");
         OtherHostKeyFingerprint = SshKeygen.Fingerprint(other + ".pub");
         KeyPath = SshKeygen.Generate(Path.Combine(Directory, "id_ed25519"), "ed25519", null, string.Empty, "zmq-tunnel test client");
-        EncryptedKeyPath = SshKeygen.Generate(Path.Combine(Directory, "id_encrypted"), "ed25519", null, Convert.ToHexString(RandomNumberGenerator.GetBytes(12)), "zmq-tunnel test client, encrypted");
+        EncryptedKeyPassphrase = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
+        EncryptedKeyPath = SshKeygen.Generate(Path.Combine(Directory, "id_encrypted"), "ed25519", null, EncryptedKeyPassphrase, "zmq-tunnel test client, encrypted");
         UnauthorizedKeyPath = SshKeygen.Generate(Path.Combine(Directory, "id_unauthorized"), "ed25519", null, string.Empty, "not authorized");
         var authorizedKeys = Path.Combine(_authorizedKeysDirectory, "authorized_keys");
         File.WriteAllText(authorizedKeys, File.ReadAllText(KeyPath + ".pub") + File.ReadAllText(EncryptedKeyPath + ".pub"));
@@ -77,6 +78,9 @@ public sealed class CliSshdFixture : IDisposable
 
     /// <summary>Gets a passphrase-protected client key in authorized_keys.</summary>
     public string EncryptedKeyPath { get; }
+
+    /// <summary>Gets the passphrase of <see cref="EncryptedKeyPath"/> (made per run).</summary>
+    public string EncryptedKeyPassphrase { get; }
 
     /// <summary>Gets a client key sshd does not accept.</summary>
     public string UnauthorizedKeyPath { get; }

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using NetMQ;
+using NetMQ.Sockets;
 
 namespace ZmqAspire.TunnelCli.Tests;
 
@@ -13,7 +15,7 @@ namespace ZmqAspire.TunnelCli.Tests;
 public sealed class TelemetryTests(CliSshdFixture sshd)
 {
     [Fact]
-    public async Task Spans_and_counters_reach_the_OTLP_endpoint_named_by_the_standard_variables()
+    public async Task Spans_counters_and_bytes_forwarded_reach_the_OTLP_endpoint_named_by_the_standard_variables()
     {
         using var server = ReplyServer.Start();
         using var collector = new OtlpReceiver();
@@ -27,9 +29,19 @@ public sealed class TelemetryTests(CliSshdFixture sshd)
                 ["OTEL_METRIC_EXPORT_INTERVAL"] = "300",
                 ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
             });
-        await tunnel.WaitForForwardsAsync(1, TimeSpan.FromSeconds(60));
+        var ports = await tunnel.WaitForForwardsAsync(1, TimeSpan.FromSeconds(60));
+        using (var req = new RequestSocket())
+        {
+            req.Connect(string.Create(CultureInfo.InvariantCulture, $"tcp://127.0.0.1:{ports[0]}"));
+            req.SendFrame("Hello");
+            Assert.True(req.TryReceiveFrameString(TimeSpan.FromSeconds(20), out var reply), "no reply through the tunnel\n" + tunnel.Describe);
+            Assert.Equal(server.ExpectedGreeting, reply);
+        }
+
         Assert.True(await TunnelProcess.WaitForAsync(() => collector.Contains("/v1/metrics", "zmqaspire.ssh.session.connects"), TimeSpan.FromSeconds(20)), "no connect counter exported\n" + tunnel.Describe);
         Assert.True(await TunnelProcess.WaitForAsync(() => collector.Contains("/v1/traces", "ssh connect"), TimeSpan.FromSeconds(20)), "no ssh connect span exported\n" + tunnel.Describe);
+        // Bytes forwarded, by direction (the tunnel library's meter).
+        Assert.True(await TunnelProcess.WaitForAsync(() => collector.Contains("/v1/metrics", "zmqaspire.tunnel.io") && collector.Contains("/v1/metrics", "transmit") && collector.Contains("/v1/metrics", "receive"), TimeSpan.FromSeconds(20)), "no bytes-forwarded counter exported\n" + tunnel.Describe);
         Assert.True(collector.Contains("/v1/traces", sshd.HostKeyFingerprint), "the connect span lacks the host key");
         Assert.True(collector.Contains("/v1/traces", "zmq-tunnel-under-test"), "OTEL_SERVICE_NAME was not used");
 
