@@ -17,7 +17,8 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
 {
     private readonly Workloads _work = new(
         timeout: settings.Smoke ? TimeSpan.FromSeconds(15) : TimeSpan.FromSeconds(30),
-        budget: settings.Smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(4));
+        budget: settings.Smoke ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(4),
+        throughputTime: TimeSpan.FromSeconds(settings.ThroughputSeconds));
     private readonly Dictionary<string, Transport> _transports = [];
     private readonly Dictionary<string, PeakMemory> _peaks = [];
     private Mode[] _modes = [];
@@ -151,8 +152,12 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
     private int LatencySamples(int size) =>
         (int)Math.Max(settings.Smoke ? 20 : 100, Math.Min(settings.Iterations, (long)settings.Iterations * 32 * 1024 / size));
 
-    private long ThroughputCount(int size) =>
-        Math.Max(settings.Smoke ? 4 : 50, Math.Min(settings.Iterations * 20L, settings.Iterations * 26_214L / size));
+    /// <summary>The warm-up of a throughput run (its rate sizes the run, which lasts <see cref="RunSettings.ThroughputSeconds"/>).</summary>
+    private long ThroughputWarmup(int size) =>
+        Math.Max(settings.Smoke ? 4 : 50, Math.Min(settings.Iterations * 2L, settings.Iterations * 2_621L / size));
+
+    /// <summary>At most this many messages per throughput run, whatever the rate (a sanity bound, not a size).</summary>
+    private const long ThroughputCap = 200_000_000;
 
     private static int Warmup(long count) => (int)Math.Max(5, count / 10);
 
@@ -194,16 +199,16 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                 foreach (var mode in _modes)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var count = ThroughputCount(size);
+                    var warmup = ThroughputWarmup(size);
                     Measure(mode, $"push/pull {Report.Size(size)}", () =>
                     {
-                        var stats = _work.Stream(mode.Kind, Ports(mode), _server.Ports.Control, size, Warmup(count), count);
+                        var stats = _work.Stream(mode.Kind, Ports(mode), _server.Ports.Control, size, warmup, ThroughputCap);
                         push[mode.Id].Runs.Add(stats);
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
                     Measure(mode, $"dealer/router {Report.Size(size)}", () =>
                     {
-                        var stats = _work.Pipelined(mode.Kind, Ports(mode), size, Warmup(count), count);
+                        var stats = _work.Pipelined(mode.Kind, Ports(mode), size, warmup, ThroughputCap);
                         dealer[mode.Id].Runs.Add(stats);
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });

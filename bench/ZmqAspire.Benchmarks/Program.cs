@@ -26,7 +26,11 @@ var sizes = new Option<string>("--sizes")
 };
 var iterations = new Option<int?>("--iterations")
 {
-    Description = "Round trips per latency run for small messages (scaled down for large ones; throughput runs move about 20x more). Default 10000, smoke 40.",
+    Description = "Round trips per latency run for small messages (scaled down for large ones); a throughput run warms up with twice as many, then runs for --seconds. Default 10000, smoke 40.",
+};
+var seconds = new Option<double?>("--seconds")
+{
+    Description = "Seconds of traffic per throughput run (its count is sized from its warm-up's rate). Default 1.5, smoke 0.2.",
 };
 var repeat = new Option<int?>("--repeat")
 {
@@ -58,7 +62,7 @@ var modes = new Option<string?>("--modes")
 
 var root = new RootCommand("ZmqAspire tunnel benchmark: latency, throughput, concurrency and memory against NetMQ direct and OpenSSH ssh -L, on 127.0.0.1.")
 {
-    smoke, output, sizes, iterations, repeat, clients, concurrencySizes, forwards, phases, modes,
+    smoke, output, sizes, iterations, seconds, repeat, clients, concurrencySizes, forwards, phases, modes,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -95,7 +99,8 @@ root.SetAction(async (parse, cancellationToken) =>
         ParseSizes(parse.GetValue(concurrencySizes) ?? (isSmoke ? "64" : "64,64K")),
         parse.GetValue(forwards) ?? (isSmoke ? 5 : 50),
         [.. Mode.All.Where(m => selected.Contains(m.Id)).Select(m => m.Id)],
-        [.. parse.GetValue(phases)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
+        [.. parse.GetValue(phases)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+        parse.GetValue(seconds) ?? (isSmoke ? 0.2 : 1.5));
     var runner = new BenchRunner(settings, parse.GetValue(output)!);
     return await runner.RunAsync(cancellationToken).ConfigureAwait(false);
 });

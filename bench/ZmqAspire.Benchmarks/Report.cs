@@ -119,14 +119,18 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### REQ/REP round-trip latency (µs)");
         md.AppendLine();
-        md.AppendLine("| size | mode | mean | p50 | p99 | p99.9 | p50 vs NetMQ direct |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | p50 vs NetMQ direct | vs ssh -L |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results.Latency)
         {
             var x = r.Median;
+            var p50s = r.Runs.Select(run => run.P50Us).ToList();
+            var reference = Verdict.ReferenceOf(r.Mode, results.Modes) is { } refId
+                ? results.Latency.FirstOrDefault(l => l.Mode == refId && l.Size == r.Size)?.Runs.Select(run => run.P50Us).ToList()
+                : null;
             md.AppendLine(x is null
-                ? $"| {Size(r.Size)} | {Title(r.Mode)} | — | — | — | — | — |"
-                : Inv($"| {Size(r.Size)} | {Title(r.Mode)} | {Us(x.MeanUs)} | {Us(x.P50Us)} | {Us(x.P99Us)} | {Us(x.P999Us)} | {Ratio(r.P50VersusNetMQDirect)} |"));
+                ? $"| {Size(r.Size)} | {Title(r.Mode)} | — | — | — | — | — | — | — |"
+                : Inv($"| {Size(r.Size)} | {Title(r.Mode)} | {Us(x.MeanUs)} | {Us(x.P50Us)} | {Verdict.Spread(p50s, v => Us(v))} | {Us(x.P99Us)} | {Us(x.P999Us)} | {Ratio(r.P50VersusNetMQDirect)} | {(reference is null ? "—" : Verdict.Compare(p50s, reference, higherIsBetter: false))} |"));
         }
 
         md.AppendLine();
@@ -135,14 +139,20 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### Throughput (messages/s and MB/s of payload, 1 MB = 10^6 bytes)");
         md.AppendLine();
-        md.AppendLine("| size | mode | PUSH→PULL msg/s | MB/s | vs direct | DEALER↔ROUTER msg/s | MB/s | vs direct |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| size | mode | PUSH→PULL msg/s | spread | MB/s | vs direct | vs ssh -L | DEALER↔ROUTER msg/s | spread | MB/s | vs direct | vs ssh -L |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|");
         foreach (var p in results.PushPull)
         {
             var d = results.DealerRouter.FirstOrDefault(x => x.Mode == p.Mode && x.Size == p.Size);
-            md.AppendLine(Inv($"| {Size(p.Size)} | {Title(p.Mode)} | {Count(p.MedianMessagesPerSecond)} | {Mb(p.MedianMegabytesPerSecond)} | {Ratio(p.VersusNetMQDirect)} | {Count(d?.MedianMessagesPerSecond)} | {Mb(d?.MedianMegabytesPerSecond)} | {Ratio(d?.VersusNetMQDirect)} |"));
+            md.AppendLine(Inv($"| {Size(p.Size)} | {Title(p.Mode)} | {Count(p.MedianMessagesPerSecond)} | {Verdict.Spread(Rates(p), v => Count(v))} | {Mb(p.MedianMegabytesPerSecond)} | {Ratio(p.VersusNetMQDirect)} | {VersusSshL(p, results.PushPull, results.Modes)} ")
+                + Inv($"| {Count(d?.MedianMessagesPerSecond)} | {(d is null ? "—" : Verdict.Spread(Rates(d), v => Count(v)))} | {Mb(d?.MedianMegabytesPerSecond)} | {Ratio(d?.VersusNetMQDirect)} | {(d is null ? "—" : VersusSshL(d, results.DealerRouter, results.Modes))} |"));
         }
 
+        md.AppendLine();
+        md.AppendLine(Inv($"Each throughput run moves about {s.ThroughputSeconds:0.##} s of traffic (its count sized from its warm-up's rate). ")
+            + "Spread: the slowest and fastest run. vs ssh -L: how many times as fast as OpenSSH's ssh -L (medians; for latency its p50 over ours), "
+            + "*ahead* when every run of ours beat every run of ssh -L, *behind* when every run of ssh -L beat every run of ours, else *within noise* "
+            + "(no word with fewer than 3 runs; equally fast modes would still show *ahead* by chance once in 20 invocations with 3 runs, once in 252 with 5).");
         md.AppendLine();
         md.AppendLine("PUSH→PULL: one-way, timed from the first send until the server has counted the last message. DEALER↔ROUTER: the server echoes; "
             + "requests kept in flight: " + string.Join(", ", s.Sizes.Select(size => $"{Size(size)} {Workloads.Window(size)}"))
@@ -151,11 +161,15 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### Concurrent REQ clients over one SSH session");
         md.AppendLine();
-        md.AppendLine("| size | mode | clients | round trips/s | vs 1 client | p50 µs | vs direct | cores busy |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| size | mode | clients | round trips/s | spread | vs 1 client | p50 µs | vs direct | vs ssh -L | cores busy |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|---:|");
         foreach (var c in results.Concurrency)
         {
-            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} | {(c.MedianBusyCores is { } busy ? $"{busy:0.00} of {Environment.ProcessorCount}" : "—")} |"));
+            var rates = c.Runs.Select(r => r.RoundTripsPerSecond).ToList();
+            var reference = Verdict.ReferenceOf(c.Mode, results.Modes) is { } refId
+                ? results.Concurrency.FirstOrDefault(x => x.Mode == refId && x.Size == c.Size && x.Clients == c.Clients)?.Runs.Select(r => r.RoundTripsPerSecond).ToList()
+                : null;
+            md.AppendLine(Inv($"| {Size(c.Size)} | {Title(c.Mode)} | {c.Clients} | {Count(c.MedianRoundTripsPerSecond)} | {Verdict.Spread(rates, v => Count(v))} | {Ratio(c.VersusOneClient)} | {Us(c.MedianP50Us)} | {Ratio(c.VersusNetMQDirect)} | {(reference is null ? "—" : Verdict.Compare(rates, reference, higherIsBetter: true))} | {(c.MedianBusyCores is { } busy ? $"{busy:0.00} of {Environment.ProcessorCount}" : "—")} |"));
         }
 
         md.AppendLine();
@@ -201,6 +215,15 @@ internal static class Report
         }
 
         return md.ToString();
+    }
+
+    private static List<double> Rates(ThroughputResult r) => [.. r.Runs.Select(run => run.MessagesPerSecond)];
+
+    /// <summary>The "vs ssh -L" cell of a throughput row: for our modes only.</summary>
+    private static string VersusSshL(ThroughputResult row, List<ThroughputResult> table, IReadOnlyList<ModeInfo> modes)
+    {
+        var reference = Verdict.ReferenceOf(row.Mode, modes) is { } refId ? table.FirstOrDefault(x => x.Mode == refId && x.Size == row.Size) : null;
+        return reference is null ? "—" : Verdict.Compare(Rates(row), Rates(reference), higherIsBetter: true);
     }
 
     private static string TransportTitle(string transport) => transport switch

@@ -55,7 +55,8 @@ internal sealed record MachineInfo(
     string Cpu, int Cores, long MemoryBytes, string Os, string Kernel, string Dotnet,
     string NetMQ, string SshNet, string OpenSsh, string LoadAverageAtStart, string Note);
 
-internal sealed record RunSettings(bool Smoke, int[] Sizes, int Iterations, int Repeats, int[] Clients, int[] ConcurrencySizes, int Forwards, string[] Modes, string[] Phases);
+/// <param name="ThroughputSeconds">Traffic per throughput run, in seconds.</param>
+internal sealed record RunSettings(bool Smoke, int[] Sizes, int Iterations, int Repeats, int[] Clients, int[] ConcurrencySizes, int Forwards, string[] Modes, string[] Phases, double ThroughputSeconds);
 
 internal sealed record ModeInfo(string Id, string Title, string Kind, string Transport, string? Cipher);
 

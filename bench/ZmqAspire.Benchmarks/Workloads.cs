@@ -51,23 +51,26 @@ internal sealed record ConcurrencyStats(int Clients, long RoundTrips, double Sec
 /// <summary>The benchmark loops. Every receive has a timeout, so a broken mode fails instead of hanging.</summary>
 /// <remarks>
 /// Each measurement also has a time budget: a latency run stops taking samples when it is
-/// spent (keeping at least a tenth of them), and a throughput run sizes its count from the
-/// rate its warm-up reached, so a mode that stalls (40 ms per round trip) cannot take minutes.
+/// spent (keeping at least a tenth of them). A throughput run is sized by time, not by a count:
+/// it moves as many messages as its warm-up's rate moves in <c>throughputTime</c>, so every mode
+/// and size runs about as long (a 64 B run of a fixed count lasted 0.05 s, too short to trust), and
+/// a mode that stalls (40 ms per round trip) cannot take minutes.
 /// </remarks>
-internal sealed class Workloads(TimeSpan timeout, TimeSpan budget)
+internal sealed class Workloads(TimeSpan timeout, TimeSpan budget, TimeSpan throughputTime)
 {
     private readonly TimeSpan _timeout = timeout;
     private readonly TimeSpan _budget = budget;
+    private readonly TimeSpan _throughputTime = throughputTime;
 
     /// <summary>Whether a sampling loop has used its budget (it keeps at least 100 samples, or a tenth if fewer).</summary>
     private bool Spent(Stopwatch clock, int taken, int count) => taken >= Math.Min(100, Math.Max(1, count / 10)) && clock.Elapsed > _budget;
 
-    /// <summary>Caps a throughput count to what the warm-up's rate moves within the budget (at least the warm-up's count).</summary>
-    private long Fit(long count, long warmup, TimeSpan warmupTime)
+    /// <summary>The count the warm-up's rate moves in the throughput time (at least the warm-up's count, at most <paramref name="cap"/>).</summary>
+    private long Fit(long cap, long warmup, TimeSpan warmupTime)
     {
         var perMessage = warmupTime.TotalSeconds / Math.Max(1, warmup);
-        var affordable = perMessage <= 0 ? count : (long)(_budget.TotalSeconds / perMessage);
-        return Math.Clamp(affordable, Math.Min(count, warmup), count);
+        var timed = perMessage <= 0 ? cap : (long)(_throughputTime.TotalSeconds / perMessage);
+        return Math.Clamp(timed, Math.Min(cap, warmup), cap);
     }
 
     private static string Endpoint(int port) => string.Create(CultureInfo.InvariantCulture, $"tcp://127.0.0.1:{port}");
