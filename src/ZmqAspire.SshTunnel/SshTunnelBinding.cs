@@ -91,9 +91,11 @@ internal sealed class SshTunnelBinding
     {
         var errors = new List<string>(_errors);
         var s = Settings;
-        if (!_hasConnectionString && s.SshServer is null && s.RemoteEndpoint is null && errors.Count == 0)
+        if (!_hasConnectionString && s.SshServer is null && s.RemoteEndpoint is null)
         {
+            // Nothing configured at all: one message that says where the tunnel comes from, not one per key.
             errors.Add($"{ConnectionStringKey} is not set: AddSshTunnel(\"{Name}\") reads the bastion, its host key, the remote endpoint(s) and the credential from it (the AppHost sets it with WithReference)");
+            throw new OptionsValidationException(Name, typeof(SshTunnelSettings), errors);
         }
 
         SshServerAddress? server = null;
@@ -195,7 +197,8 @@ internal sealed class SshTunnelBinding
         Dictionary<string, string> values;
         try
         {
-            values = SshTunnelConnectionString.Parse(connectionString);
+            values = SshTunnelConnectionString.Parse(connectionString, out var unknown);
+            _errors.AddRange(unknown.Select(u => $"{ConnectionStringKey}: {u}"));
         }
         catch (FormatException ex)
         {

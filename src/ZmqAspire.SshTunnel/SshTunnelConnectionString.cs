@@ -23,9 +23,10 @@ internal static class SshTunnelConnectionString
 
     /// <summary>Parses the connection string into its values, by key as spelled in <see cref="Keys"/>.</summary>
     /// <param name="connectionString">The connection string.</param>
-    /// <returns>The values given (empty values are left out).</returns>
-    /// <exception cref="FormatException">It is not <c>key=value;...</c>, or a key is not one of <see cref="Keys"/> (a typo would otherwise be ignored); the message names the key.</exception>
-    public static Dictionary<string, string> Parse(string connectionString)
+    /// <param name="unknown">What is wrong with each key that is not one of <see cref="Keys"/> (a typo would otherwise be ignored).</param>
+    /// <returns>The values of the known keys (empty values are left out).</returns>
+    /// <exception cref="FormatException">It is not <c>key=value;...</c>.</exception>
+    public static Dictionary<string, string> Parse(string connectionString, out List<string> unknown)
     {
         var builder = new DbConnectionStringBuilder();
         try
@@ -39,10 +40,16 @@ internal static class SshTunnelConnectionString
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        unknown = [];
         foreach (string key in builder.Keys)
         {
-            var known = Array.Find(Keys, k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase))
-                ?? throw new FormatException($"unknown key '{key}' (known: {string.Join(", ", Keys)}; timings and switches go in the {SshTunnelSettings.DefaultConfigSectionName} section)");
+            var known = Array.Find(Keys, k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
+            if (known is null)
+            {
+                unknown.Add($"unknown key '{AsWritten(connectionString, key)}' (known: {string.Join(", ", Keys)}; timings and switches go in the {SshTunnelSettings.DefaultConfigSectionName} section)");
+                continue;
+            }
+
             if (Convert.ToString(builder[key], System.Globalization.CultureInfo.InvariantCulture) is { Length: > 0 } value)
             {
                 values[known] = value;
@@ -50,5 +57,12 @@ internal static class SshTunnelConnectionString
         }
 
         return values;
+    }
+
+    // DbConnectionStringBuilder lower-cases its keys: quote the key as the user wrote it.
+    private static string AsWritten(string connectionString, string key)
+    {
+        var at = connectionString.IndexOf(key, StringComparison.OrdinalIgnoreCase);
+        return at < 0 ? key : connectionString.Substring(at, key.Length);
     }
 }
