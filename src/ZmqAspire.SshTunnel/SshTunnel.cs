@@ -37,7 +37,7 @@ public sealed partial class SshTunnel : IAsyncDisposable
         _instruments = instruments;
         _logger = logger;
         _time = time;
-        _state = new(SshTunnelStatus.Connecting, $"logging in to {Server}", time.GetUtcNow(), null, 0, [], 0, null, null, null);
+        _state = new(SshTunnelStatus.Connecting, $"logging in to {Server}", time.GetUtcNow());
         _forward = SelfHealingForward.Start(plan.Options, plan.Remotes, plan.Healing, ct => ConnectOnceAsync(plan.Options, ct));
         _forward.Connected += (_, session) => OnConnected(session);
         _forward.Disconnected += (_, reason) => OnDisconnected(reason);
