@@ -31,7 +31,7 @@ public static class SshTunnelTelemetry
     /// <summary>Counter, <c>{failure}</c>: forward failures (a target the bastion starts refusing, once per outage; a relay error), with <c>error.type</c>.</summary>
     public const string ForwardFailures = "zmqaspire.ssh.forward.failures";
 
-    /// <summary>The attribute saying why a session ended: <c>error</c>, <c>reconnect</c> (asked for) or <c>shutdown</c>.</summary>
+    /// <summary>The attribute saying why a session ended: <c>error</c> or <c>reconnect</c> (asked for); a session closed by the host's stop is not counted.</summary>
     public const string DisconnectReason = "zmqaspire.ssh.disconnect.reason";
 
     /// <summary>The attribute naming the tunnel: the connection name given to <c>AddSshTunnel</c>.</summary>
@@ -75,7 +75,7 @@ internal sealed class SshTunnelInstruments
 
         _connects = meter.CreateCounter<long>(SshTunnelTelemetry.SessionConnects, "{connect}", "SSH sessions to the bastion established.");
         _connectFailures = meter.CreateCounter<long>(SshTunnelTelemetry.SessionConnectFailures, "{attempt}", "SSH connect or login attempts that failed; error.type says how.");
-        _disconnects = meter.CreateCounter<long>(SshTunnelTelemetry.SessionDisconnects, "{disconnect}", "SSH sessions that ended: error, reconnect (asked for) or shutdown.");
+        _disconnects = meter.CreateCounter<long>(SshTunnelTelemetry.SessionDisconnects, "{disconnect}", "SSH sessions that ended: error or reconnect (asked for).");
         _forwardFailures = meter.CreateCounter<long>(SshTunnelTelemetry.ForwardFailures, "{failure}", "Local forward failures: a target the bastion starts refusing (once per outage), or an error relaying a connection.");
     }
 
