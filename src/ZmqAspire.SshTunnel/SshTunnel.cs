@@ -39,13 +39,23 @@ public sealed partial class SshTunnel : IAsyncDisposable
         _time = time;
         _state = new(SshTunnelStatus.Connecting, $"logging in to {Server}", time.GetUtcNow());
         _forward = SelfHealingForward.Start(plan.Options, plan.Remotes, plan.Healing, ct => ConnectOnceAsync(plan.Options, ct));
+        LogStarted(Name, string.Join(", ", LocalEndpoints), string.Join(", ", RemoteEndpoints), Server.ToString());
         _forward.Connected += (_, session) => OnConnected(session);
         _forward.Disconnected += (_, reason) => OnDisconnected(reason);
         _forward.ConnectRetry += (_, e) => OnConnectRetry(e.Error, e.RetryDelay);
         _forward.ForwardFailed += (_, e) => OnForwardFailed(e);
         _forward.ForwardRecovered += (_, target) => OnForwardRecovered(target);
         _forward.Faulted += (_, e) => OnFaulted(e);
-        LogStarted(Name, string.Join(", ", LocalEndpoints), string.Join(", ", RemoteEndpoints), Server.ToString());
+        // The forward logs in from the moment it starts: an event raised before the handlers
+        // above were attached is caught up on here (the handlers ignore a repeat).
+        if (_forward.Fault is { } fault)
+        {
+            OnFaulted(fault);
+        }
+        else if (_forward.Session is { } session && _forward.IsUp)
+        {
+            OnConnected(session);
+        }
     }
 
     /// <summary>Raised with the new state whenever <see cref="State"/> changes; one at a time, on a thread-pool thread.</summary>
@@ -133,6 +143,11 @@ public sealed partial class SshTunnel : IAsyncDisposable
 
     private void OnConnected(SshTunnelSession session)
     {
+        if (State is { Status: SshTunnelStatus.Up } up && up.SessionCount == _forward.SessionCount)
+        {
+            return; // already recorded (the catch-up in the constructor)
+        }
+
         _lastRetryReason = null;
         var description = $"forwarding {Describe()} via {session.Server}";
         Update(s => s with
@@ -201,6 +216,11 @@ public sealed partial class SshTunnel : IAsyncDisposable
     private void OnFaulted(SshTunnelException error)
     {
         // Host key, credential and key-file errors are not retried: they need a person.
+        if (State.Status == SshTunnelStatus.Faulted)
+        {
+            return; // already recorded (the catch-up in the constructor)
+        }
+
         Update(s => s with
         {
             Status = SshTunnelStatus.Faulted,
