@@ -94,6 +94,20 @@ public sealed class SettingsTests(TunnelSshd sshd)
     }
 
     [Fact]
+    public async Task ABadSettingFailsTheStartBeforeAnyOfTheServicesOwnServicesStart()
+    {
+        var builder = TunnelHost.Builder(("ConnectionStrings:server", "SshServer=nobody"));
+        var started = new StartRecorder();
+        // Added before the tunnel, so the host would start it first.
+        builder.Services.AddSingleton<IHostedService>(started);
+        builder.AddSshTunnel("server");
+        using var host = builder.Build();
+
+        await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.False(started.Started);
+    }
+
+    [Fact]
     public void SettingsAreCheckedAtStartNotWhenAddedOrBuilt()
     {
         var builder = TunnelHost.Builder(("ConnectionStrings:server", "SshServer=nobody"));
@@ -147,6 +161,19 @@ public sealed class SettingsTests(TunnelSshd sshd)
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         var failure = Assert.Single(error.Failures);
         Assert.StartsWith("the configure callback: MaxReconnectDelay: SelfHealingForwardOptions.MaxReconnectDelay must be at least ReconnectDelay", failure, StringComparison.Ordinal);
+    }
+
+    private sealed class StartRecorder : IHostedService
+    {
+        public bool Started { get; private set; }
+
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            Started = true;
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private string Valid(string remote) => sshd.ConnectionString(remote);
