@@ -36,6 +36,27 @@ public sealed class ForwardTests(TunnelSshd sshd, ITestOutputHelper output)
         Assert.Equal(SshTunnelStatus.Stopped, tunnel.State.Status);
     }
 
+    [Theory]
+    [InlineData("pins")]
+    [InlineData("known_hosts")]
+    public async Task TheHostKeyIsCheckedByAnyOfSeveralPinsOrByKnownHosts(string how)
+    {
+        using var server = ReplyServer.Start();
+        var hostKey = how == "pins"
+            ? $"HostKeyFingerprint={sshd.OtherHostKeyFingerprint}, {sshd.HostKeyFingerprint}"
+            : $"KnownHostsPath={sshd.KnownHostsPath}";
+        var builder = TunnelHost.Builder(("ConnectionStrings:server", $"SshServer={sshd.SshServer};{hostKey};RemoteEndpoint={server.Endpoint};PrivateKeyPath={sshd.KeyPath}"));
+        builder.AddSshTunnel("server");
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        var tunnel = host.Services.GetRequiredService<Tunnel>();
+        await tunnel.WaitUntilUpAsync(TunnelHost.Patience);
+        Assert.Equal(sshd.HostKeyFingerprint, tunnel.State.HostKeyFingerprint);
+        Assert.Equal(server.ExpectedGreeting, await TunnelHost.RequestAsync(tunnel.LocalEndpoint));
+        await host.StopAsync();
+    }
+
     [Fact]
     public async Task EachRemoteEndpointGetsItsOwnLocalEndpointInOrder()
     {

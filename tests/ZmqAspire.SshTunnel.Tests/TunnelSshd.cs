@@ -53,6 +53,10 @@ public sealed class TunnelSshd : IDisposable
             port => Config(port, hostKey, authorizedKeys), TimeSpan.FromSeconds(30));
         _sshd.Start();
         Port = _sshd.Port;
+
+        var (type, base64) = SshKeygen.ReadPublicKey(hostKey + ".pub");
+        KnownHostsPath = Path.Combine(Directory, "known_hosts");
+        File.WriteAllText(KnownHostsPath, string.Create(CultureInfo.InvariantCulture, $"[{Loopback}]:{Port} {type} {base64}\n"));
     }
 
     /// <summary>Gets the fixture's 0700 temp directory (keys, config, log).</summary>
@@ -69,6 +73,9 @@ public sealed class TunnelSshd : IDisposable
 
     /// <summary>Gets the fingerprint of an ed25519 host key sshd does not have: what an impostor would present.</summary>
     public string OtherHostKeyFingerprint { get; }
+
+    /// <summary>Gets a known_hosts file naming sshd's host key as <c>[127.0.0.1]:PORT</c>, as ssh writes it.</summary>
+    public string KnownHostsPath { get; }
 
     /// <summary>Gets the client's private key (ed25519, no passphrase).</summary>
     public string KeyPath { get; }
