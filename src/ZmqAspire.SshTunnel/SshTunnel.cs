@@ -14,8 +14,7 @@ namespace ZmqAspire.Tunneling;
 /// Resolve it from DI (<c>GetRequiredService&lt;SshTunnel&gt;()</c>, or
 /// <c>[FromKeyedServices("name")]</c> after <c>AddKeyedSshTunnel</c>). Its local ports open, and
 /// logging in starts, when it is first resolved (at the latest when the host starts); it closes
-/// when the host stops. Thread-safe. <see cref="StateChanged"/> is raised one change at a time,
-/// on a thread-pool thread.
+/// when the host stops. Thread-safe.
 /// </remarks>
 public sealed partial class SshTunnel : IAsyncDisposable
 {
@@ -58,7 +57,13 @@ public sealed partial class SshTunnel : IAsyncDisposable
         }
     }
 
-    /// <summary>Raised with the new state whenever <see cref="State"/> changes; one at a time, on a thread-pool thread.</summary>
+    /// <summary>
+    /// Raised with the new state whenever <see cref="State"/> changes: on the forward's event
+    /// thread (a thread-pool thread), or on the thread of a <see cref="WaitUntilUpAsync"/> that
+    /// saw the change first. Each change is raised once; two may be raised at the same time on
+    /// different threads, so compare <see cref="SshTunnelState.Since"/> and
+    /// <see cref="SshTunnelState.SessionCount"/> rather than rely on the order of calls.
+    /// </summary>
     public event EventHandler<SshTunnelState>? StateChanged;
 
     /// <summary>Gets the connection name given to <c>AddSshTunnel</c> (the key of <c>ConnectionStrings:{name}</c>).</summary>
@@ -100,8 +105,23 @@ public sealed partial class SshTunnel : IAsyncDisposable
     /// <see cref="SshTunnelAuthenticationException"/>.</exception>
     /// <exception cref="ObjectDisposedException">The tunnel was stopped.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task WaitUntilUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        await _forward.WaitUntilUpAsync(timeout, cancellationToken).ConfigureAwait(false);
+    public async Task WaitUntilUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        SshTunnelSession session;
+        try
+        {
+            session = await _forward.WaitUntilUpAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SshTunnelException) when (_forward.Fault is { } fault)
+        {
+            OnFaulted(fault);
+            throw;
+        }
+
+        // The forward's events come on their own thread, maybe after this returns: the state the
+        // caller reads next must say what this method just saw.
+        OnConnected(session);
+    }
 
     /// <summary>Drops the current SSH session and logs in again; the local endpoints stay.</summary>
     public void Reconnect() => _forward.Reconnect();
@@ -143,22 +163,23 @@ public sealed partial class SshTunnel : IAsyncDisposable
 
     private void OnConnected(SshTunnelSession session)
     {
-        if (State is { Status: SshTunnelStatus.Up } up && up.SessionCount == _forward.SessionCount)
-        {
-            return; // already recorded (the catch-up in the constructor)
-        }
-
-        _lastRetryReason = null;
+        var count = _forward.SessionCount;
         var description = $"forwarding {Describe()} via {session.Server}";
-        Update(s => s with
+        // Recorded once per session: from the forward's event, or first by a catch-up.
+        if (!Update(s => s.Status == SshTunnelStatus.Up && s.SessionCount >= count ? null : s with
         {
             Status = SshTunnelStatus.Up,
             Description = description,
             Since = _time.GetUtcNow(),
             HostKeyFingerprint = session.HostKeyFingerprint,
-            SessionCount = _forward.SessionCount,
+            SessionCount = count,
             Error = null,
-        });
+        }))
+        {
+            return;
+        }
+
+        _lastRetryReason = null;
         LogUp(Name, session.Server.ToString(), session.HostKeyFingerprint, Describe(), session.FastPath);
     }
 
@@ -216,19 +237,19 @@ public sealed partial class SshTunnel : IAsyncDisposable
     private void OnFaulted(SshTunnelException error)
     {
         // Host key, credential and key-file errors are not retried: they need a person.
-        if (State.Status == SshTunnelStatus.Faulted)
-        {
-            return; // already recorded (the catch-up in the constructor)
-        }
-
-        Update(s => s with
+        // Recorded once: from the forward's event, or first by a catch-up.
+        if (!Update(s => s.Status == SshTunnelStatus.Faulted ? null : s with
         {
             Status = SshTunnelStatus.Faulted,
             Description = $"gave up: {error.Message}",
             Since = _time.GetUtcNow(),
             HostKeyFingerprint = null,
             Error = error,
-        });
+        }))
+        {
+            return;
+        }
+
         LogFaulted(error, Name, error.Message);
     }
 
@@ -248,21 +269,25 @@ public sealed partial class SshTunnel : IAsyncDisposable
     private string Describe() =>
         string.Join(", ", LocalEndpoints.Zip(RemoteEndpoints, (local, remote) => $"{local} -> {remote}"));
 
-    private void Update(Func<SshTunnelState, SshTunnelState> change)
+    /// <summary>Applies a change to the state and raises <see cref="StateChanged"/>; a change that returns null (nothing new) is skipped.</summary>
+    /// <returns>Whether the state changed.</returns>
+    private bool Update(Func<SshTunnelState, SshTunnelState?> change)
     {
-        SshTunnelState next;
+        SshTunnelState? next;
         lock (_lock)
         {
-            if (_state.Status == SshTunnelStatus.Stopped)
+            // After the stop, nothing changes (an event that raced it).
+            next = _state.Status == SshTunnelStatus.Stopped ? null : change(_state);
+            if (next is null)
             {
-                return; // an event that raced the stop
+                return false;
             }
 
-            next = change(_state);
             Volatile.Write(ref _state, next);
         }
 
         StateChanged?.Invoke(this, next);
+        return true;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel {Tunnel}: local endpoints {Local} open for {Remote} via {Server}; logging in")]

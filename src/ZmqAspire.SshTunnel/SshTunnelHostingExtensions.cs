@@ -73,6 +73,18 @@ public static class SshTunnelHostingExtensions
         SshTunnel Create(IServiceProvider services)
         {
             var plan = binding.Validate();
+            // The tunnel logs in as soon as it is made: build OpenTelemetry's providers first (as
+            // its own hosted service would, later), or the first spans and counts would be lost.
+            if (!settings.DisableTracing)
+            {
+                _ = services.GetService<TracerProvider>();
+            }
+
+            if (!settings.DisableMetrics)
+            {
+                _ = services.GetService<MeterProvider>();
+            }
+
             var instruments = new SshTunnelInstruments(settings.DisableMetrics ? null : SshTunnelInstruments.CreateMeter(services.GetService<IMeterFactory>()), plan, tracing: !settings.DisableTracing);
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(SshTunnelTelemetry.Name);
             return new SshTunnel(plan, healthCheckName, instruments, logger, services.GetService<TimeProvider>() ?? TimeProvider.System);
