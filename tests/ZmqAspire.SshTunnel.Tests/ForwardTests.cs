@@ -17,11 +17,16 @@ public sealed class ForwardTests(TunnelSshd sshd, ITestOutputHelper output)
         var builder = TunnelHost.Builder(("ConnectionStrings:server", sshd.ConnectionString(server.Endpoint)));
         builder.AddSshTunnel("server");
         using var host = builder.Build();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await host.StartAsync();
 
         var tunnel = host.Services.GetRequiredService<Tunnel>();
         await tunnel.WaitUntilUpAsync(TunnelHost.Patience);
+        var up = clock.Elapsed;
+        var reply = await TunnelHost.RequestAsync(tunnel.LocalEndpoint);
+        output.WriteLine($"host start to tunnel up: {up.TotalMilliseconds:0} ms; to the first reply: {clock.Elapsed.TotalMilliseconds:0} ms");
 
+        Assert.Equal(server.ExpectedGreeting, reply);
         Assert.Equal("server", tunnel.Name);
         Assert.Equal(SshServerAddress.Parse(sshd.SshServer), tunnel.Server);
         Assert.Equal([TcpEndpoint.ParseTarget(server.Endpoint)], tunnel.RemoteEndpoints);
