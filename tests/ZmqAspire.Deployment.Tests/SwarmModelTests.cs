@@ -57,7 +57,7 @@ public sealed class SwarmModelTests(ModelFixture model) : IClassFixture<ModelFix
             }
         }
 
-        Assert.Equal(3, ((string)Stack["client"]!["environment"]!["Tunnel__RemoteEndpoint"]!).Split(',').Length);
+        Assert.Equal(6, ((string)Stack["client"]!["environment"]!["Tunnel__RemoteEndpoint"]!).Split(',').Length);
     }
 
     [Fact]
@@ -99,6 +99,7 @@ public sealed class SwarmModelTests(ModelFixture model) : IClassFixture<ModelFix
     {
         var deploy = Stack["server"]!["deploy"]!;
         Assert.Equal(3, (int)deploy["replicas"]!);
+        Assert.Equal("dnsrr", (string?)deploy["endpoint_mode"]);
         Assert.Equal("any", (string?)deploy["restart_policy"]!["condition"]);
         Assert.Equal(1, (int)deploy["update_config"]!["parallelism"]!);
         Assert.Equal("start-first", (string?)deploy["update_config"]!["order"]);
