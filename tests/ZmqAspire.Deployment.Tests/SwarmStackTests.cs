@@ -147,7 +147,7 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
         // The server's name resolves to its tasks in a shuffled order (dnsrr), so each new
         // connection through the bastion lands on a task picked at random, and stays there. The
         // client's way of spreading (one SSH session, one forward and one REQ lane per entry of
-        // Tunnel__RemoteEndpoint), with 24 lanes: a task gets none with probability (2/3)^24 < 1e-4.
+        // Tunnel__RemoteEndpoint), with 24 lanes: some task gets none with probability about 3 × (2/3)^24 ≈ 2e-4.
         var scale = await SwarmStack.DockerAsync("service", "scale", "--detach=false", stack.Service("server") + "=3");
         Assert.True(scale.ExitCode == 0, "docker service scale failed:\n" + scale.Output);
         var tasks = (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service("server"), "--filter", "desired-state=running", "-q"])).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
