@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+
+namespace ZmqAspire.Deployment.Tests;
+
+/// <summary>
+/// Keeps deploy/swarm/stack.yml in step with deploy/compose/docker-compose.yml (which
+/// <see cref="ComposeModelTests"/> keeps in step with the AppHost): <c>docker stack config</c>
+/// renders the stack (no swarm needed) and it must have compose's services, images, environment,
+/// networks, secrets, published ports and hardening; what the stack adds (replicas, update and
+/// restart policies) is checked too.
+/// </summary>
+public sealed class SwarmModelTests(ModelFixture model) : IClassFixture<ModelFixture>, IAsyncLifetime
+{
+    private JsonObject _stack = new();
+
+    private JsonObject Stack => _stack["services"]!.AsObject();
+
+    private JsonObject Compose => model.Compose["services"]!.AsObject();
+
+    public async Task InitializeAsync()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["ZMQASPIRE_KEY_DIR"] = Path.Combine(model.WorkDirectory, "keys"),
+            ["ZMQASPIRE_HOST_KEY_FINGERPRINT"] = "SHA256:pin",
+        };
+        foreach (var name in new[] { "ZMQASPIRE_TAG", "ZMQASPIRE_SERVER_WORK_TIME", "ZMQASPIRE_REQUEST_COUNT", "ZMQASPIRE_REQUEST_INTERVAL", "ZMQASPIRE_SSH_PORT", "ZMQASPIRE_SERVER_REPLICAS", "ZMQASPIRE_REMOTE_ENDPOINTS" })
+        {
+            environment[name] = null; // the stack's defaults
+        }
+
+        var yaml = await Cli.RunCheckedAsync("docker", ["stack", "config", "-c", Path.Combine(Repo.Root, "deploy", "swarm", "stack.yml")], environment);
+        var json = await Cli.RunAsync("/usr/bin/python3", ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], standardInput: yaml.StandardOutput);
+        Assert.True(json.ExitCode == 0, json.Output);
+        _stack = JsonNode.Parse(json.StandardOutput)!.AsObject();
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public void Stack_has_the_compose_services_images_and_environment()
+    {
+        Assert.Equal(Compose.Select(s => s.Key).Order(StringComparer.Ordinal), Stack.Select(s => s.Key).Order(StringComparer.Ordinal));
+        foreach (var (name, compose) in Compose)
+        {
+            var stack = Stack[name]!;
+            Assert.Equal((string)compose!["image"]!, (string)stack["image"]!);
+            var expected = compose["environment"]!.AsObject();
+            var actual = stack["environment"]!.AsObject();
+            Assert.Equal(expected.Select(e => e.Key).Order(StringComparer.Ordinal), actual.Select(e => e.Key).Order(StringComparer.Ordinal));
+            foreach (var (variable, value) in expected)
+            {
+                var stackValue = (string)actual[variable]!;
+                // The client's lanes: one entry per lane, each compose's one endpoint.
+                var values = variable == "Tunnel__RemoteEndpoint" ? stackValue.Split(',') : [stackValue];
+                Assert.All(values, v => Assert.Equal((string)value!, v));
+            }
+        }
+
+        Assert.Equal(6, ((string)Stack["client"]!["environment"]!["Tunnel__RemoteEndpoint"]!).Split(',').Length);
+    }
+
+    [Fact]
+    public void Stack_has_the_compose_networks_secrets_ports_and_hardening()
+    {
+        foreach (var (name, compose) in Compose)
+        {
+            var stack = Stack[name]!;
+            Assert.Equal(Keys(compose!["networks"]), Keys(stack["networks"]));
+            Assert.Equal(Targets(compose["secrets"]), Targets(stack["secrets"]));
+            Assert.Equal(Strings(compose["cap_drop"]), Strings(stack["cap_drop"]));
+            Assert.Equal(Strings(compose["cap_add"]), Strings(stack["cap_add"]));
+            Assert.Equal((bool?)compose["read_only"], (bool?)stack["read_only"]);
+            Assert.Equal(
+                compose["ports"]?.AsArray().Select(TargetPort) ?? [],
+                stack["ports"]?.AsArray().Select(TargetPort) ?? []);
+            if ((bool?)compose["read_only"] == true)
+            {
+                // compose's tmpfs /tmp, as a tmpfs mount.
+                Assert.Contains(stack["volumes"]!.AsArray(), v => (string)v!["type"]! == "tmpfs" && (string)v["target"]! == "/tmp");
+            }
+        }
+
+        Assert.True((bool?)_stack["networks"]!["backend"]!["internal"] == true, "the backend network must be internal");
+        Assert.Equal("overlay", (string?)_stack["networks"]!["backend"]!["driver"]);
+        Assert.Equal(Keys(model.Compose["secrets"]), Keys(_stack["secrets"]));
+        Assert.Equal(
+            model.Compose["secrets"]!.AsObject().Select(s => Path.GetFileName((string)s.Value!["file"]!)),
+            model.Compose["secrets"]!.AsObject().Select(s => Path.GetFileName((string)_stack["secrets"]![s.Key]!["file"]!)));
+        // docker-compose 1.29 prints compose's escaped "$$" as it is; docker stack config unescapes it.
+        Assert.Equal(
+            Compose["bastion"]!["healthcheck"]!["test"]!.AsArray().Select(t => ((string)t!).Replace("$$", "$", StringComparison.Ordinal)),
+            Stack["bastion"]!["healthcheck"]!["test"]!.AsArray().Select(t => (string)t!));
+        Assert.Equal((string)Compose["bastion"]!["environment"]!["BASTION_PERMIT_OPEN"]!, (string)Stack["bastion"]!["environment"]!["BASTION_PERMIT_OPEN"]!);
+    }
+
+    [Fact]
+    public void Server_is_replicated_healthchecked_restarted_and_updated_one_task_at_a_time_new_first()
+    {
+        var deploy = Stack["server"]!["deploy"]!;
+        Assert.Equal(3, (int)deploy["replicas"]!);
+        Assert.Equal("dnsrr", (string?)deploy["endpoint_mode"]);
+        Assert.Equal("any", (string?)deploy["restart_policy"]!["condition"]);
+        Assert.Equal(1, (int)deploy["update_config"]!["parallelism"]!);
+        Assert.Equal("start-first", (string?)deploy["update_config"]!["order"]);
+        Assert.Equal("rollback", (string?)deploy["update_config"]!["failure_action"]);
+        Assert.NotNull(Stack["server"]!["healthcheck"]!["test"]);
+        Assert.Equal("10001", (string?)Stack["client"]!["secrets"]![0]!["uid"]);
+    }
+
+    private static List<string> Keys(JsonNode? node) => node switch
+    {
+        JsonObject o => [.. o.Select(e => e.Key).Order(StringComparer.Ordinal)],
+        JsonArray a => [.. a.Select(e => (string)e!).Order(StringComparer.Ordinal)],
+        _ => [],
+    };
+
+    private static int TargetPort(JsonNode? port) =>
+        port is JsonObject o ? (int)o["target"]! : int.Parse(((string)port!).Split('/')[0].Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static List<string> Strings(JsonNode? node) => node is JsonArray a ? [.. a.Select(e => (string)e!).Order(StringComparer.Ordinal)] : [];
+
+    private static List<string> Targets(JsonNode? node) =>
+        node is JsonArray a ? [.. a.Select(s => s is JsonObject o ? (string?)o["target"] ?? (string)o["source"]! : (string)s!).Order(StringComparer.Ordinal)] : [];
+}

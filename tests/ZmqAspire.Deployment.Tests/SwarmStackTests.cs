@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using ZmqAspire.Tunneling;
+
+namespace ZmqAspire.Deployment.Tests;
+
+/// <summary>
+/// deploy/swarm/stack.yml on a single-node swarm, from <c>eng/swarm.sh up</c> to <c>down</c>:
+/// replies through the bastion; the server reachable only through it and the containers
+/// hardened; the server scaled 1 → 3 and the client's lanes spread over all three tasks; a rolling
+/// update of the server image under a stream of unique requests with none lost and none worked
+/// twice (figures printed and added to artifacts/test-results/fault-figures.md); and nothing
+/// left behind. One test, in phases, because each phase needs the state the one before made and
+/// the swarm is made once (about 2 minutes in all).
+/// </summary>
+public sealed class SwarmStackTests(ITestOutputHelper output)
+{
+    private const string WorkTime = "00:00:00.1";
+
+    [Fact]
+    public async Task Swarm_stack_scales_updates_without_loss_through_the_bastion_only_and_leaves_nothing_behind()
+    {
+        var watch = Stopwatch.StartNew();
+        var stack = await SwarmStack.CreateAsync("zmqswarm");
+        var updateTag = $"zmqaspire/server:{stack.Name}";
+        Exception? failure = null;
+        try
+        {
+            output.WriteLine($"$ ZMQASPIRE_STACK={stack.Name} ZMQASPIRE_SERVER_REPLICAS=1 eng/swarm.sh up\n{(await stack.UpAsync(serverReplicas: 1, WorkTime)).Output}");
+            output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] up");
+
+            var clientLog = await stack.WaitForLogAsync("client", "Received reply 2 [ World from 5556 ]", TimeSpan.FromSeconds(90));
+            Assert.Contains("Received reply 2 [ World from 5556 ]", clientLog, StringComparison.Ordinal);
+            output.WriteLine(string.Join('\n', clientLog.Split('\n').Where(l => l.Contains("SSH tunnel up") || l.Contains("Received reply 0 ")).Take(4)));
+
+            await AssertOnlyTheBastionReachesTheServerAsync(stack);
+            await AssertHardenedAsync(stack);
+            output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] security checked");
+
+            await ScaleAndSeeEveryReplicaServeTheClientAsync(stack);
+            output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] scaled 1 -> 3");
+
+            await Cli.RunCheckedAsync("docker", ["tag", ComposeProject.Images[0], updateTag]);
+            await RollingUpdateUnderLoadAsync(stack, updateTag);
+            output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] rolling update done");
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        var down = await stack.DownAsync();
+        output.WriteLine($"$ ZMQASPIRE_STACK={stack.Name} eng/swarm.sh down\n{down.Output}");
+        var left = await stack.LeftoversAsync();
+        // The engine was in no swarm before (CreateAsync checked): never leave one behind, even on failure.
+        var cleaned = await SwarmStack.LeaveSwarmWeMadeAsync();
+        await stack.DisposeAsync();
+        await Cli.RunAsync("docker", ["rmi", updateTag]); // only our tag; the image stays
+        output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] down; swarm test took {watch.Elapsed.TotalSeconds:0} s");
+        foreach (var line in cleaned)
+        {
+            output.WriteLine("cleaned up after eng/swarm.sh down: " + line);
+        }
+
+        if (failure is not null)
+        {
+            output.WriteLine($"left behind by down: {string.Join(", ", left)}");
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+
+        Assert.True(down.ExitCode == 0, "eng/swarm.sh down failed:\n" + down.Output);
+        Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left));
+    }
+
+    private async Task AssertOnlyTheBastionReachesTheServerAsync(SwarmStack stack)
+    {
+        // The service publishes nothing, and nothing on the host answers on the server's port.
+        var ports = (await Cli.RunCheckedAsync("docker", ["service", "inspect", stack.Service("server"), "--format", "{{json .Endpoint.Ports}}"])).StandardOutput.Trim();
+        Assert.True(ports is "null" or "[]", $"the server service publishes {ports}");
+        using (var tcp = new TcpClient())
+        {
+            var refused = await Assert.ThrowsAsync<SocketException>(() => tcp.ConnectAsync(IPAddress.Loopback, 5556));
+            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+            output.WriteLine($"host -> 127.0.0.1:5556: {refused.SocketErrorCode}; server published ports: none");
+        }
+
+        // Networks: the server on the internal backend only, the client on edge only, the bastion on both.
+        var server = (await stack.ContainerIdsAsync("server")).Single();
+        var bastion = (await stack.ContainerIdsAsync("bastion")).Single();
+        var client = (await stack.ContainerIdsAsync("client")).Single();
+        Assert.Equal([$"{stack.Name}_backend"], Networks(await InspectAsync(server)));
+        Assert.Equal([$"{stack.Name}_backend", $"{stack.Name}_edge"], Networks(await InspectAsync(bastion)));
+        Assert.Equal([$"{stack.Name}_edge"], Networks(await InspectAsync(client)));
+        Assert.Equal("true", (await Cli.RunCheckedAsync("docker", ["network", "inspect", stack.Name + "_backend", "--format", "{{.Internal}}"])).StandardOutput.Trim());
+
+        // The same probe from both sides: the bastion reaches server:5556, the client does not (by the
+        // service name or by its tasks' names: neither resolves on the edge network).
+        const string Probe = "exec 3<>/dev/tcp/{0}/5556";
+        var fromBastion = await Cli.RunAsync("docker", ["exec", bastion, "/bin/bash", "-c", string.Format(System.Globalization.CultureInfo.InvariantCulture, Probe, "server")]);
+        Assert.True(fromBastion.ExitCode == 0, "the bastion cannot reach server:5556: " + fromBastion.Output);
+        foreach (var name in new[] { "server", "tasks.server" })
+        {
+            var fromClient = await Cli.RunAsync("docker", ["exec", client, "/bin/bash", "-c", string.Format(System.Globalization.CultureInfo.InvariantCulture, Probe, name)]);
+            Assert.NotEqual(0, fromClient.ExitCode);
+            Assert.Contains("Name or service not known", fromClient.Output, StringComparison.Ordinal);
+            output.WriteLine($"client -> {name}:5556 directly: exit {fromClient.ExitCode}: {fromClient.Output.Trim()}; bastion -> server:5556: connected");
+        }
+    }
+
+    private async Task AssertHardenedAsync(SwarmStack stack)
+    {
+        foreach (var service in new[] { "server", "client", "bastion" })
+        {
+            var container = await InspectAsync((await stack.ContainerIdsAsync(service)).First());
+            var host = container.GetProperty("HostConfig");
+            var capDrop = host.GetProperty("CapDrop").EnumerateArray().Select(c => c.GetString()).ToList();
+            Assert.Contains("ALL", capDrop);
+            if (service == "bastion")
+            {
+                // sshd runs as root (privilege separation) with only the capabilities it uses, as in compose.
+                var capAdd = host.GetProperty("CapAdd").EnumerateArray().Select(c => c.GetString()!.Replace("CAP_", string.Empty, StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+                Assert.Equal(["CHOWN", "DAC_OVERRIDE", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"], capAdd);
+                output.WriteLine($"bastion: root, capabilities ALL dropped, {string.Join(' ', capAdd)} kept");
+                continue;
+            }
+
+            Assert.Equal("10001:10001", container.GetProperty("Config").GetProperty("User").GetString());
+            Assert.True(host.GetProperty("ReadonlyRootfs").GetBoolean(), $"{service}: root file system writable");
+            Assert.Equal("healthy", container.GetProperty("State").GetProperty("Health").GetProperty("Status").GetString());
+            // The root file system refuses a write; /tmp (tmpfs) takes one.
+            var write = await Cli.RunAsync("docker", ["exec", container.GetProperty("Id").GetString()!, "/bin/bash", "-c", "echo x > /app/probe; echo x > /tmp/probe && echo tmp-ok"]);
+            Assert.Contains("Read-only file system", write.Output, StringComparison.Ordinal);
+            Assert.Contains("tmp-ok", write.Output, StringComparison.Ordinal);
+            output.WriteLine($"{service}: user 10001, capabilities ALL dropped, read-only root (tmpfs /tmp), healthy");
+        }
+
+        // The client's key: a swarm secret owned by the client's uid, readable by it alone.
+        var secrets = (await Cli.RunCheckedAsync("docker", ["service", "inspect", stack.Service("client"), "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}"])).StandardOutput;
+        var file = JsonDocument.Parse(secrets).RootElement.EnumerateArray().Single().GetProperty("File");
+        Assert.Equal(("client_ed25519_key", "10001", 256), (file.GetProperty("Name").GetString(), file.GetProperty("UID").GetString(), file.GetProperty("Mode").GetInt32()));
+    }
+
+    private async Task ScaleAndSeeEveryReplicaServeTheClientAsync(SwarmStack stack)
+    {
+        // The server's name resolves to its tasks in a shuffled order (dnsrr), so each new
+        // connection through the bastion lands on a task picked at random, and stays there. The
+        // client's way of spreading (one SSH session, one forward and one REQ lane per entry of
+        // Tunnel__RemoteEndpoint), with 24 lanes: some task gets none with probability about 3 × (2/3)^24 ≈ 2e-4.
+        var scale = await SwarmStack.DockerAsync("service", "scale", "--detach=false", stack.Service("server") + "=3");
+        Assert.True(scale.ExitCode == 0, "docker service scale failed:\n" + scale.Output);
+        var tasks = (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service("server"), "--filter", "desired-state=running", "-q"])).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, tasks.Length);
+
+        const int Lanes = 24;
+        var byLane = new Dictionary<string, List<string>>();
+        await using (var stream = await LaneStream.StartAsync(
+            stack.SshPort, stack.HostKeyFingerprint, stack.ClientKeyPath, TcpEndpoint.Parse("tcp://server:5556"), Lanes, "swarmscale", TimeSpan.FromSeconds(5), maxRetries: 2))
+        {
+            Assert.True(await stream.WaitForRepliesAsync(DateTime.MinValue, 3, TimeSpan.FromSeconds(90)), "not every lane got 3 replies");
+            var started = DateTime.UtcNow.AddMinutes(-2);
+            var work = await stack.ServerWorkAsync(started);
+            var figures = await stream.StopAsync("swarm, 24 lanes over 3 tasks", () => Task.FromResult(work));
+            Assert.Equal(0, figures.Lost);
+            foreach (var done in work.Where(w => stream.ClientIds.Contains(w.Client)))
+            {
+                byLane.TryAdd(done.Client, []);
+                if (!byLane[done.Client].Contains(done.Task))
+                {
+                    byLane[done.Client].Add(done.Task);
+                }
+            }
+        }
+
+        var lanesPerTask = byLane.SelectMany(l => l.Value).GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+        output.WriteLine($"after scaling to 3: {Lanes} lanes (each its own connection through the bastion) per server task: {string.Join(", ", lanesPerTask.Select(t => $"{t.Key}: {t.Value}"))}");
+        Assert.All(byLane, l => Assert.True(l.Value.Count == 1, $"lane {l.Key} was served by {l.Value.Count} tasks (a connection stays on its task)"));
+        Assert.Equal(3, lanesPerTask.Count);
+    }
+
+    private async Task RollingUpdateUnderLoadAsync(SwarmStack stack, string image)
+    {
+        await using var stream = await LaneStream.StartAsync(
+            stack.SshPort, stack.HostKeyFingerprint, stack.ClientKeyPath, TcpEndpoint.Parse("tcp://server:5556"), lanes: 6, "swarmupd", TimeSpan.FromSeconds(2), maxRetries: 3);
+        var streamStarted = DateTime.UtcNow.AddSeconds(-30);
+        Assert.True(await stream.WaitForRepliesAsync(DateTime.UtcNow, 5, TimeSpan.FromSeconds(60)), "the stream's lanes got no replies before the update");
+
+        var before = await RunningTasksAsync(stack);
+        var watch = Stopwatch.StartNew();
+        var update = await SwarmStack.DockerAsync("service", "update", "--detach=false", "--no-resolve-image", "--image", image, stack.Service("server"));
+        var took = watch.Elapsed;
+        Assert.True(update.ExitCode == 0, "docker service update --image failed:\n" + update.Output);
+        var after = await RunningTasksAsync(stack);
+        output.WriteLine($"rolling update to {image}: {took.TotalSeconds:0.0} s; tasks before {string.Join(' ', before.Select(t => t.Id))}, after {string.Join(' ', after.Select(t => t.Id))}");
+
+        Assert.True(await stream.WaitForRepliesAsync(DateTime.UtcNow, 5, TimeSpan.FromSeconds(60)), "no replies after the update");
+        var figures = await stream.StopAsync($"swarm rolling update of 3 server tasks ({took.TotalSeconds:0} s)", () => stack.ServerWorkAsync(streamStarted));
+        figures.Report(output);
+        foreach (var failure in stream.Failed.Take(3))
+        {
+            output.WriteLine($"failed clearly: {failure.Client} {failure.Sequence}: {failure.Error}");
+        }
+
+        // The client container's own lanes moved with the update too: which tasks serve it now (printed, not asserted: random).
+        var since = DateTime.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var clientWork = (await stack.ServerWorkAsync(since)).Where(w => !stream.ClientIds.Contains(w.Client)).GroupBy(w => w.Task);
+        output.WriteLine($"the client container after the update, requests per server task in 3 s: {string.Join(", ", clientWork.Select(g => $"{g.Key}: {g.Count()}"))}");
+
+        Assert.Equal(3, after.Count);
+        Assert.All(after, t => Assert.Equal(image, t.Image));
+        Assert.Empty(after.Select(t => t.Id).Intersect(before.Select(t => t.Id)));
+        Assert.True(figures.Lost == 0, $"{figures.Lost} request(s) lost: {string.Join("; ", figures.Unclear)}");
+        Assert.Equal(0, figures.Duplicated);
+        Assert.Equal(0, figures.FailedClear);
+    }
+
+    private static async Task<List<(string Id, string Image)>> RunningTasksAsync(SwarmStack stack) =>
+        [.. (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service("server"), "--filter", "desired-state=running", "--no-trunc", "--format", "{{.ID}} {{.Image}}"])).StandardOutput
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).Select(p => (p[0], p[1].Split('@')[0]))];
+
+    private static async Task<JsonElement> InspectAsync(string containerId)
+    {
+        var json = (await Cli.RunCheckedAsync("docker", ["inspect", containerId])).StandardOutput;
+        return JsonDocument.Parse(json).RootElement[0].Clone();
+    }
+
+    private static List<string> Networks(JsonElement container) =>
+        [.. container.GetProperty("NetworkSettings").GetProperty("Networks").EnumerateObject().Select(n => n.Name).Order(StringComparer.Ordinal)];
+}
