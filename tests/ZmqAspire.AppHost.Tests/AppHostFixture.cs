@@ -1,7 +1,8 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
-using ZmqAspire.Hosting;
+using ZmqAspire.AppHost;
+using Aspire.Hosting.ApplicationModel;
 using ZmqAspire.Testing;
 using ZmqAspire.Tunneling;
 

@@ -1,5 +1,6 @@
 using NetMQ;
-using ZmqAspire.Hosting;
+using ZmqAspire.AppHost;
+using Aspire.Hosting.ApplicationModel;
 using ZmqAspire.Messaging;
 using ZmqAspire.Tunneling;
 

@@ -1,0 +1,45 @@
+using System.Globalization;
+
+namespace Aspire.Hosting.ApplicationModel;
+
+/// <summary>Builds the consumer's connection string (the contract in <c>SshTunnelBuilderExtensions</c>).</summary>
+internal static class SshTunnelConnectionString
+{
+    public static ReferenceExpression Create(SshBastionResource bastion, IReadOnlyList<SshForwardTarget> targets, bool inContainer, ParameterResource? password)
+    {
+        var builder = new ReferenceExpressionBuilder();
+        builder.AppendLiteral($"SshServer={bastion.UserName}@");
+        if (inContainer)
+        {
+            // Containers share the app's network with the bastion: its name and sshd's own port.
+            builder.AppendLiteral($"{bastion.Name}:{SshBastionResource.SshTargetPort.ToString(CultureInfo.InvariantCulture)}");
+        }
+        else
+        {
+            var ssh = bastion.SshEndpoint;
+            builder.Append($"{ssh.Property(EndpointProperty.Host)}:{ssh.Property(EndpointProperty.Port)}");
+        }
+
+        builder.Append($";HostKeyFingerprint={bastion.HostKeyFingerprint};RemoteEndpoint=");
+        for (var i = 0; i < targets.Count; i++)
+        {
+            builder.AppendLiteral(i == 0 ? "tcp://" : ",tcp://");
+            builder.Append($"{targets[i].HostAndPort}");
+        }
+
+        if (password is not null)
+        {
+            builder.Append($";Password={password}");
+        }
+        else if (inContainer)
+        {
+            builder.AppendLiteral($";PrivateKeyPath={SshTunnelBuilderExtensions.ContainerKeyDirectory}/{SshTunnelBuilderExtensions.KeyFileName(bastion)}");
+        }
+        else
+        {
+            builder.Append($";PrivateKeyPath={bastion.ClientPrivateKeyPath}");
+        }
+
+        return builder.Build();
+    }
+}
