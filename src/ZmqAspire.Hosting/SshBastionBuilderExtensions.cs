@@ -159,12 +159,20 @@ public static class SshBastionBuilderExtensions
         return bastion.WithAnnotation(new SshRemoteForwardAnnotation(port));
     }
 
-    // The recipe is written where the manifest may point at it: beside the publisher's output,
-    // else under the temp folder (run mode).
-    private static string BuildContextParent(IDistributedApplicationBuilder builder) =>
-        builder.ExecutionContext.IsPublishMode && builder.Configuration["Publishing:OutputPath"] is { Length: > 0 } output
-            ? Path.Combine(Path.GetFullPath(output), "ssh-bastion-image")
-            : Path.Combine(Path.GetTempPath(), "aspire-ssh-bastion-image");
+    // The recipe is written where the manifest may point at it: beside the publisher's output
+    // (the manifest publisher's output path names the file), else under the temp folder.
+    private static string BuildContextParent(IDistributedApplicationBuilder builder)
+    {
+        if (builder.ExecutionContext.IsPublishMode
+            && (builder.Configuration["Pipeline:OutputPath"] ?? builder.Configuration["Publishing:OutputPath"]) is { Length: > 0 } output)
+        {
+            var full = Path.GetFullPath(output);
+            var folder = string.Equals(Path.GetExtension(full), ".json", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(full)! : full;
+            return Path.Combine(folder, "ssh-bastion-image");
+        }
+
+        return Path.Combine(Path.GetTempPath(), "aspire-ssh-bastion-image");
+    }
 
     /// <summary>A run-mode key value, read (and the keys made) only when the app resolves it.</summary>
     private sealed class RunModeKeyValue(SshBastionResource bastion, Func<SshKeyMaterial, string> select) : IValueProvider, IManifestExpressionProvider

@@ -2,7 +2,6 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using ZmqAspire.AppHost;
-using Aspire.Hosting.ApplicationModel;
 using ZmqAspire.Testing;
 using ZmqAspire.Tunneling;
 

@@ -1,6 +1,5 @@
 using NetMQ;
 using ZmqAspire.AppHost;
-using Aspire.Hosting.ApplicationModel;
 using ZmqAspire.Messaging;
 using ZmqAspire.Tunneling;
 

@@ -2,7 +2,6 @@ using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using ZmqAspire.AppHost;
-using Aspire.Hosting.ApplicationModel;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.AppHost.Tests;
