@@ -69,8 +69,8 @@ public static class SshBastionBuilderExtensions
         }
         else
         {
-            bastion.HostKeyFingerprint = ReferenceExpression.Create($"{new RunModeKeyValue(bastion, k => k.HostKeyFingerprint)}");
-            bastion.ClientPrivateKeyPath = ReferenceExpression.Create($"{new RunModeKeyValue(bastion, k => k.ClientPrivateKeyPath)}");
+            bastion.HostKeyFingerprint = ReferenceExpression.Create($"{new RunModeKeyValue(bastion, "hostKeyFingerprint", k => k.HostKeyFingerprint)}");
+            bastion.ClientPrivateKeyPath = ReferenceExpression.Create($"{new RunModeKeyValue(bastion, "clientPrivateKeyPath", k => k.ClientPrivateKeyPath)}");
             resource.WithContainerFiles(SshBastionFiles.Directory, (_, ct) => SshBastionFiles.CreateAsync(bastion, ct));
         }
 
@@ -175,9 +175,10 @@ public static class SshBastionBuilderExtensions
     }
 
     /// <summary>A run-mode key value, read (and the keys made) only when the app resolves it.</summary>
-    private sealed class RunModeKeyValue(SshBastionResource bastion, Func<SshKeyMaterial, string> select) : IValueProvider, IManifestExpressionProvider
+    private sealed class RunModeKeyValue(SshBastionResource bastion, string property, Func<SshKeyMaterial, string> select) : IValueProvider, IManifestExpressionProvider
     {
-        public string ValueExpression => throw new InvalidOperationException("Run-mode keys are not published: publish mode uses the bastion's parameters.");
+        // Never in a manifest (publish mode uses the parameters); names the value in expressions.
+        public string ValueExpression => $"{{{bastion.Name}.keys.{property}}}";
 
         public ValueTask<string?> GetValueAsync(CancellationToken cancellationToken = default) => new(select(bastion.GetOrCreateKeys()));
     }
