@@ -27,28 +27,25 @@ public static class SshTunnelBuilderExtensions
 
     /// <summary>
     /// Makes <paramref name="consumer"/> reach <paramref name="target"/> through
-    /// <paramref name="bastion"/>: allows the forward on the bastion, hands the consumer the
-    /// connection string <c>ConnectionStrings__{connectionName}</c>, and starts the consumer after
-    /// the bastion is healthy. An <see cref="EndpointReference"/> converts implicitly:
-    /// <c>worker.WithSshTunnel(bastion, server.GetEndpoint("tcp"))</c>.
+    /// <paramref name="bastion"/> with key login: allows the forward on the bastion, hands the
+    /// consumer the connection string <c>ConnectionStrings__{target resource name}</c>, and starts
+    /// the consumer after the bastion is healthy. An <see cref="EndpointReference"/> converts
+    /// implicitly: <c>worker.WithSshTunnel(bastion, server.GetEndpoint("tcp"))</c>. For another
+    /// connection name, several targets or password login, pass a list.
     /// </summary>
     /// <typeparam name="T">The consumer's resource type.</typeparam>
     /// <param name="consumer">The consumer.</param>
     /// <param name="bastion">The bastion to tunnel through.</param>
     /// <param name="target">The endpoint to reach.</param>
-    /// <param name="connectionName">The connection name; default: the target resource's name.</param>
-    /// <param name="password">When given, the consumer logs in with this password instead of the key (the bastion needs <see cref="SshBastionBuilderExtensions.WithPasswordLogin"/>).</param>
     /// <returns>The same consumer builder.</returns>
     public static IResourceBuilder<T> WithSshTunnel<T>(
         this IResourceBuilder<T> consumer,
         IResourceBuilder<SshBastionResource> bastion,
-        SshForwardTarget target,
-        string? connectionName = null,
-        IResourceBuilder<ParameterResource>? password = null)
+        SshForwardTarget target)
         where T : IResourceWithEnvironment, IResourceWithWaitSupport
     {
         ArgumentNullException.ThrowIfNull(target);
-        return consumer.WithSshTunnel(bastion, [target], connectionName ?? target.Resource.Name, password);
+        return consumer.WithSshTunnel(bastion, [target], target.Resource.Name);
     }
 
     /// <summary>
@@ -62,7 +59,7 @@ public static class SshTunnelBuilderExtensions
     /// <param name="bastion">The bastion to tunnel through.</param>
     /// <param name="targets">The endpoints to reach; at least one.</param>
     /// <param name="connectionName">The connection name (<c>ConnectionStrings__{connectionName}</c>).</param>
-    /// <param name="password">When given, the consumer logs in with this password instead of the key.</param>
+    /// <param name="password">When given, the consumer logs in with this password instead of the key (the bastion needs <see cref="SshBastionBuilderExtensions.WithPasswordLogin"/>).</param>
     /// <returns>The same consumer builder.</returns>
     /// <exception cref="ArgumentException"><paramref name="targets"/> is empty, or <paramref name="connectionName"/> is empty.</exception>
     public static IResourceBuilder<T> WithSshTunnel<T>(

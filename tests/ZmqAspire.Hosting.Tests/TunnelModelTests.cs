@@ -50,7 +50,7 @@ public sealed class TunnelModelTests
         var onHost = model.Builder.AddExecutable("hostrep", "true", ".").WithEndpoint(port: 7000, name: "zmq", scheme: "tcp", isProxied: false);
         var worker = model.Builder.AddExecutable("worker", "true", ".");
         worker.WithSshTunnel(bastion, container.GetEndpoint("zmq"))
-            .WithSshTunnel(bastion, onHost.GetEndpoint("zmq"), connectionName: "other");
+            .WithSshTunnel(bastion, [onHost.GetEndpoint("zmq")], "other");
         ModelBuilder.Allocate(bastion.Resource, "ssh", 2222);
         ModelBuilder.Allocate(onHost.Resource, "zmq", 7000);
 
@@ -93,7 +93,7 @@ public sealed class TunnelModelTests
         var bastion = model.AddBastion().WithPasswordLogin(password);
         var server = model.Builder.AddContainer("server", "debian", "bookworm-slim");
         var worker = model.Builder.AddExecutable("worker", "true", ".");
-        worker.WithSshTunnel(bastion, SshForwardTarget.FromContainerPort(server.Resource, 5556), password: password);
+        worker.WithSshTunnel(bastion, [SshForwardTarget.FromContainerPort(server.Resource, 5556)], "server", password);
         ModelBuilder.Allocate(bastion.Resource, "ssh", 2222);
 
         var parsed = ModelBuilder.Parse((await ModelBuilder.EnvironmentAsync(worker.Resource))["ConnectionStrings__server"]);
