@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 
 namespace Aspire.Hosting.ApplicationModel;
@@ -29,7 +30,7 @@ internal static class SshTunnelConnectionString
 
         if (password is not null)
         {
-            builder.Append($";Password={password}");
+            builder.Append($";Password={new QuotedValue(password)}");
         }
         else if (inContainer)
         {
@@ -41,5 +42,24 @@ internal static class SshTunnelConnectionString
         }
 
         return builder.Build();
+    }
+
+    /// <summary>
+    /// A parameter's value quoted as a connection string value (a password may hold <c>;</c>,
+    /// <c>=</c> or quotes), so <see cref="DbConnectionStringBuilder"/> reads it back unchanged.
+    /// The manifest keeps the parameter's own reference.
+    /// </summary>
+    private sealed class QuotedValue(ParameterResource parameter) : IValueProvider, IManifestExpressionProvider
+    {
+        public string ValueExpression => parameter.ValueExpression;
+
+        public async ValueTask<string?> GetValueAsync(CancellationToken cancellationToken = default) =>
+            await parameter.GetValueAsync(cancellationToken).ConfigureAwait(false) is { } value ? Quote(value) : null;
+
+        internal static string Quote(string value)
+        {
+            var builder = new DbConnectionStringBuilder { ["v"] = value };
+            return builder.ConnectionString["v=".Length..];
+        }
     }
 }

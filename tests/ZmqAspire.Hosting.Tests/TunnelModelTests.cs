@@ -88,7 +88,7 @@ public sealed class TunnelModelTests
     public async Task Password_login_hands_the_password_instead_of_a_key()
     {
         using var model = new ModelBuilder();
-        model.Builder.Configuration["Parameters:pw"] = "correct horse";
+        model.Builder.Configuration["Parameters:pw"] = "correct;horse=\"battery' staple";
         var password = model.Builder.AddParameter("pw", secret: true);
         var bastion = model.AddBastion().WithPasswordLogin(password);
         var server = model.Builder.AddContainer("server", "debian", "bookworm-slim");
@@ -97,7 +97,7 @@ public sealed class TunnelModelTests
         ModelBuilder.Allocate(bastion.Resource, "ssh", 2222);
 
         var parsed = ModelBuilder.Parse((await ModelBuilder.EnvironmentAsync(worker.Resource))["ConnectionStrings__server"]);
-        Assert.Equal("correct horse", parsed["Password"]);
+        Assert.Equal("correct;horse=\"battery' staple", parsed["Password"]);
         Assert.False(parsed.ContainsKey("PrivateKeyPath"));
     }
 
