@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Configuration;
-using ZmqAspire.Hosting;
+using ZmqAspire.AppHost;
 
 // ZmqAspire: a NetMQ REP server that only an SSH bastion can reach, and a REQ client that
 // reaches it through an SSH tunnel. Settings (command line, environment or appsettings.json):
@@ -23,10 +23,11 @@ var builder = DistributedApplication.CreateBuilder(args);
 var settings = builder.Configuration.GetSection("ZmqAspire");
 var repoRoot = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
-var keys = SshKeyMaterial.EnsureCreated(settings["KeyDirectory"] ?? SshKeyMaterial.DefaultDirectory);
+// The SSH keys (made by the bastion when the app starts) and the CURVE keys share this folder.
+var keyDirectory = settings["KeyDirectory"] ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".zmqaspire", "keys");
 
 // One key pair for every replica: the client holds one server public key.
-var curve = settings.GetValue("Curve", false) ? CurveKeyMaterial.EnsureCreated(keys.Directory) : null;
+var curve = settings.GetValue("Curve", false) ? CurveKeyMaterial.EnsureCreated(keyDirectory) : null;
 var replicas = settings.GetValue("ServerReplicas", 1);
 ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1, "ZmqAspire:ServerReplicas");
 var servers = Enumerable.Range(1, replicas)
@@ -38,7 +39,9 @@ var servers = Enumerable.Range(1, replicas)
         .WithCurve(curve))
     .ToList();
 
-var bastion = builder.AddSshBastion("bastion", Path.Combine(repoRoot, "src", "ZmqAspire.Bastion"), keys);
+var bastion = builder.AddSshBastion("bastion")
+    .WithKeyDirectory(keyDirectory)
+    .WithUrlForEndpoint(SshBastionResource.SshEndpointName, url => url.DisplayText = "SSH: user tunnel, key login, local forwards to the server only");
 if (settings.GetValue("BastionPort", 2222) is > 0 and var bastionPort)
 {
     bastion.WithHostPort(bastionPort);
@@ -69,7 +72,7 @@ var client = builder.AddProject<Projects.ZmqAspire_Client>("client", launchProfi
     .WithHttpEndpoint(name: "http")
     .WithUrlForEndpoint("http", url => url.DisplayText = "client (commands endpoint)")
     .WithHttpHealthCheck("/health")
-    .WithSshTunnel(bastion, servers, password)
+    .WithZmqServerTunnel(bastion, servers, connectionName: "server", password)
     // Our server reads the ZQA1 envelope, so the client may send trace context in it; a plain
     // libzmq REP peer could not take the two-frame request (docs/wire-format.md).
     .WithEnvironment("Client__Envelope", "true")

@@ -1,4 +1,4 @@
-using ZmqAspire.Hosting;
+namespace ZmqAspire.AppHost;
 
 /// <summary>
 /// The PUB/SUB and PUSH/PULL demo (setting <c>ZmqAspire:PatternDemos</c>; docs/patterns.md): the
@@ -19,7 +19,7 @@ internal static class PatternDemos
             .WithIconName("Broadcast");
         builder.AddProject<Projects.ZmqAspire_PatternDemo>("subscriber", launchProfileName: null)
             .WithEnvironment("Demo__Mode", "Subscriber")
-            .WithSshTunnel(bastion, publisher)
+            .WithZmqServerTunnel(bastion, publisher)
             .WithIconName("Rss");
 
         var puller = builder.AddZmqContainer("puller", context, dockerfile, port: 5558)
@@ -28,7 +28,7 @@ internal static class PatternDemos
             .WithIconName("ArrowDownload");
         builder.AddProject<Projects.ZmqAspire_PatternDemo>("pusher", launchProfileName: null)
             .WithEnvironment("Demo__Mode", "Pusher")
-            .WithSshTunnel(bastion, puller)
+            .WithZmqServerTunnel(bastion, puller)
             .WithIconName("ArrowUpload");
     }
 }

@@ -17,7 +17,7 @@ BASE_IMAGES=("$BASE" "$TUNNEL_BASE")
 #                                                    deployment tests' peers (zmqaspire/pyrep)
 project_image_repository() {
   case "$1" in
-    server|server-[0-9]*|bastion|publisher|puller|dcptun_developer_ms|zmqaspire/*) return 0 ;;
+    server|server-[0-9]*|bastion|aspire-ssh-bastion|publisher|puller|dcptun_developer_ms|zmqaspire/*) return 0 ;;
     *) return 1 ;;
   esac
 }

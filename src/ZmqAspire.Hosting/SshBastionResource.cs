@@ -1,42 +1,69 @@
-using Aspire.Hosting.ApplicationModel;
-
-namespace ZmqAspire.Hosting;
+namespace Aspire.Hosting.ApplicationModel;
 
 /// <summary>
-/// An OpenSSH bastion (jump host) in a container: key login for <see cref="UserName"/> only,
-/// local TCP forwards only, and only to the targets added with
-/// <see cref="ZmqAspireHostingExtensions.WithForwardTo"/>.
+/// An OpenSSH bastion (jump host) in a container: key login for <see cref="UserName"/> only, local
+/// TCP forwards (RFC 4254 section 7.2) only, and only to the targets named with
+/// <c>WithForwardTo</c> or <c>WithSshTunnel</c> (sshd's <c>PermitOpen</c>). Options are annotations
+/// on the resource (<see cref="SshForwardTargetAnnotation"/>, <see cref="SshPasswordLoginAnnotation"/>, ...).
 /// </summary>
-/// <param name="name">The resource name.</param>
-/// <param name="keys">The deployment's host and client keys.</param>
-public sealed class SshBastionResource(string name, SshKeyMaterial keys) : ContainerResource(name)
+public sealed class SshBastionResource : ContainerResource
 {
     /// <summary>The name of the bastion's SSH endpoint.</summary>
     public const string SshEndpointName = "ssh";
 
-    /// <summary>Gets the login user baked into the bastion image.</summary>
-    public string UserName => "tunnel";
+    /// <summary>The port sshd listens on inside the container.</summary>
+    public const int SshTargetPort = 22;
 
-    /// <summary>Gets the deployment's keys.</summary>
-    public SshKeyMaterial Keys { get; } = keys;
+    /// <summary>The login user baked into the bastion image.</summary>
+    public const string DefaultUserName = "tunnel";
 
-    /// <summary>Gets the forward targets allowed (<c>host:port</c>, as clients request them).</summary>
-    public ISet<string> PermittedTargets { get; } = new SortedSet<string>(StringComparer.Ordinal);
+    private readonly Lazy<SshKeyMaterial> _keys;
 
-    /// <summary>Gets or sets the tunnel user's password, when password login is opted into (<see cref="ZmqAspireHostingExtensions.WithPasswordLogin"/>); null: key login only.</summary>
-    public ParameterResource? Password { get; set; }
+    /// <summary>Initializes a new instance of the <see cref="SshBastionResource"/> class.</summary>
+    /// <param name="name">The resource name; also the bastion's name on the container network.</param>
+    /// <param name="defaultKeyDirectory">The key folder used unless a <see cref="SshKeyDirectoryAnnotation"/> names another.</param>
+    public SshBastionResource(string name, string defaultKeyDirectory)
+        : base(name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(defaultKeyDirectory);
+        DefaultKeyDirectory = defaultKeyDirectory;
+        // Made on first use, which only run mode reaches (a publish never generates keys).
+        _keys = new Lazy<SshKeyMaterial>(() => SshKeyMaterial.EnsureCreated(KeyDirectory), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
 
-    /// <summary>
-    /// Gets or sets whether AES-CTR ciphers (<c>aes256-ctr</c>, <c>aes128-ctr</c>, still only with
-    /// the ETM MACs) are offered besides the AEAD ciphers, for SSH clients that have no AEAD cipher
-    /// (paramiko before 3.5, as Debian 12 and Ubuntu 22.04 ship it). Off by default
-    /// (<see cref="ZmqAspireHostingExtensions.WithAesCtrCiphers"/>).
-    /// </summary>
-    public bool AesCtrCiphers { get; set; }
+    /// <summary>Gets the login user the tunnels use (the image's only login).</summary>
+    public string UserName => DefaultUserName;
 
-    /// <summary>Gets the ports on which clients may ask the bastion to listen for remote forwards (<c>ssh -R</c>); empty: none.</summary>
-    public ISet<int> RemoteListenPorts { get; } = new SortedSet<int>();
+    /// <summary>Gets the key folder given to the constructor.</summary>
+    public string DefaultKeyDirectory { get; }
+
+    /// <summary>Gets the folder holding the run-mode keys: the last <see cref="SshKeyDirectoryAnnotation"/>, else <see cref="DefaultKeyDirectory"/>.</summary>
+    public string KeyDirectory => Annotations.OfType<SshKeyDirectoryAnnotation>().LastOrDefault()?.Path ?? DefaultKeyDirectory;
 
     /// <summary>Gets the SSH endpoint as the host sees it.</summary>
     public EndpointReference SshEndpoint => new(this, SshEndpointName);
+
+    /// <summary>Gets the forward targets allowed, in the order they were added, without duplicates.</summary>
+    public IReadOnlyList<SshForwardTarget> ForwardTargets =>
+        [.. Annotations.OfType<SshForwardTargetAnnotation>().Select(a => a.Target).DistinctBy(t => t.Key)];
+
+    /// <summary>
+    /// Gets the SHA-256 fingerprint of the bastion's host key (<c>SHA256:...</c>), which consumers
+    /// pin. Run mode: read from the key folder (keys made there on first use). Publish mode: the
+    /// parameter <c>{name}-host-key-fingerprint</c>, filled in by whoever deploys with the keys
+    /// they made.
+    /// </summary>
+    public ReferenceExpression HostKeyFingerprint { get; internal set; } = ReferenceExpression.Empty;
+
+    /// <summary>
+    /// Gets the path of the consumers' private login key as a process on the host reads it. Run
+    /// mode: the file in the key folder. Publish mode: the parameter <c>{name}-client-key-path</c>
+    /// (where the deployment mounts the key; default <c>/run/secrets/client_ed25519_key</c>).
+    /// </summary>
+    public ReferenceExpression ClientPrivateKeyPath { get; internal set; } = ReferenceExpression.Empty;
+
+    /// <summary>Gets the run-mode key material, generating it with <c>ssh-keygen</c> on first use.</summary>
+    /// <returns>The keys in <see cref="KeyDirectory"/>.</returns>
+    /// <exception cref="InvalidOperationException"><c>ssh-keygen</c> is missing or fails.</exception>
+    public SshKeyMaterial GetOrCreateKeys() => _keys.Value;
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 
-namespace ZmqAspire.Hosting;
+namespace Aspire.Hosting.ApplicationModel;
 
 /// <summary>
 /// The key pairs of one deployment: the bastion's ed25519 host key and the client's ed25519
@@ -42,16 +42,13 @@ public sealed class SshKeyMaterial
     /// <summary>Gets the client's public key, one OpenSSH line (the bastion's authorized_keys).</summary>
     public string ClientPublicKey { get; }
 
-    /// <summary>The default key folder: <c>~/.zmqaspire/keys</c>, outside any repository.</summary>
-    public static string DefaultDirectory =>
-        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".zmqaspire", "keys");
-
     /// <summary>Loads the keys in <paramref name="directory"/>, generating any that are missing.</summary>
     /// <param name="directory">The key folder; created with mode 0700 if missing.</param>
     /// <returns>The key material.</returns>
     /// <exception cref="InvalidOperationException"><c>ssh-keygen</c> is not installed or fails.</exception>
     public static SshKeyMaterial EnsureCreated(string directory)
     {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
         if (OperatingSystem.IsWindows())
         {
             System.IO.Directory.CreateDirectory(directory); // user-profile ACLs already keep it private
@@ -61,8 +58,8 @@ public sealed class SshKeyMaterial
             System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        Generate(Path.Combine(directory, HostKeyName), "zmqaspire-bastion-host-key");
-        Generate(Path.Combine(directory, ClientKeyName), "zmqaspire-client");
+        Generate(Path.Combine(directory, HostKeyName), "ssh-bastion-host-key");
+        Generate(Path.Combine(directory, ClientKeyName), "ssh-tunnel-client");
         return new SshKeyMaterial(directory);
     }
 
@@ -99,7 +96,7 @@ public sealed class SshKeyMaterial
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new InvalidOperationException("ssh-keygen is needed to make the SSH keys; install OpenSSH's client (eng/setup.sh does).", ex);
+            throw new InvalidOperationException("ssh-keygen is needed to make the SSH keys; install OpenSSH's client (Debian: openssh-client).", ex);
         }
 
         using (process)

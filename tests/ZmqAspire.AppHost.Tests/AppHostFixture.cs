@@ -1,7 +1,7 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
-using ZmqAspire.Hosting;
+using ZmqAspire.AppHost;
 using ZmqAspire.Testing;
 using ZmqAspire.Tunneling;
 

@@ -81,6 +81,6 @@ public static partial class BuiltImages
         }
     }
 
-    [GeneratedRegex("^(server|server-[0-9]+|bastion|publisher|puller)$")]
+    [GeneratedRegex("^(server|server-[0-9]+|bastion|aspire-ssh-bastion|publisher|puller)$")]
     private static partial Regex AppHostRepository();
 }

@@ -1,5 +1,5 @@
 using NetMQ;
-using ZmqAspire.Hosting;
+using ZmqAspire.AppHost;
 using ZmqAspire.Messaging;
 using ZmqAspire.Tunneling;
 

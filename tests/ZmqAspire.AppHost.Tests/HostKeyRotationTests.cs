@@ -1,7 +1,7 @@
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using ZmqAspire.Hosting;
+using ZmqAspire.AppHost;
 using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.AppHost.Tests;

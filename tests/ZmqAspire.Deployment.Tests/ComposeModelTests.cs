@@ -11,18 +11,17 @@ namespace ZmqAspire.Deployment.Tests;
 /// </summary>
 public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelFixture>
 {
-    // Environment variables only the compose side has, and why.
-    private static readonly Dictionary<string, string[]> ComposeOnly = new()
-    {
-        // The AppHost writes PermitOpen into the container as a file; compose passes it to install-secrets.
-        ["bastion"] = ["BASTION_PERMIT_OPEN"],
-    };
+    // Environment variables only the compose side has, and why (none: the AppHost's published
+    // bastion carries BASTION_PERMIT_OPEN from its model too).
+    private static readonly Dictionary<string, string[]> ComposeOnly = [];
 
     // Environment variables only the AppHost sets, and why.
     private static readonly Dictionary<string, string[]> AppHostOnly = new()
     {
         // The dashboard's resource commands; without a dashboard the client leaves them unmapped.
-        ["client"] = ["Client__CommandToken"],
+        // The hosting package's connection string (issue #16); the client still reads Tunnel__*,
+        // so compose gains it when the client moves to the ZmqAspire.SshTunnel client integration.
+        ["client"] = ["Client__CommandToken", "ConnectionStrings__server"],
     };
 
     // Values that differ by design: the pin comes from make-keys.sh, the key is a mounted secret.
@@ -68,6 +67,18 @@ public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelF
                 var projectDir = Path.GetDirectoryName((string)resource["path"]!)!;
                 Assert.Equal(Path.Combine(projectDir, "Dockerfile"), dockerfile);
                 Assert.Equal(Path.Combine(Repo.Root, "artifacts", "images", name), context);
+            }
+            else if (name == "bastion")
+            {
+                // The hosting package carries the bastion's recipe inside it and writes it beside
+                // the manifest: the same files as the folder compose builds from.
+                var appHostContext = (string)resource["build"]!["context"]!;
+                foreach (var file in Directory.GetFiles(context))
+                {
+                    Assert.Equal(File.ReadAllText(file), File.ReadAllText(Path.Combine(appHostContext, Path.GetFileName(file))));
+                }
+
+                Assert.Equal(Path.Combine(appHostContext, "Dockerfile"), (string)resource["build"]!["dockerfile"]!);
             }
             else
             {

@@ -61,7 +61,10 @@ public static partial class CSharpSample
             "DocSample_" + Guid.NewGuid().ToString("N"),
             [tree],
             References.Value,
-            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable)
+                // As the .NET SDK does (its default NoWarn): a library built for an older framework
+                // (Aspire.Hosting targets net8.0) binds to this runtime's newer assemblies.
+                .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic> { ["CS1701"] = ReportDiagnostic.Suppress, ["CS1702"] = ReportDiagnostic.Suppress }));
         using var image = new MemoryStream();
         var result = compilation.Emit(image);
         var problems = result.Diagnostics

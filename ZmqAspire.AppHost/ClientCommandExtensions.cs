@@ -4,7 +4,7 @@ using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace ZmqAspire.Hosting;
+namespace ZmqAspire.AppHost;
 
 /// <summary>
 /// Dashboard commands for a ZmqAspire client: "Send one request" and "Reconnect tunnel". Each

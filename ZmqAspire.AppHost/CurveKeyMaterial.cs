@@ -1,7 +1,7 @@
 using NetMQ;
 using ZmqAspire.Messaging;
 
-namespace ZmqAspire.Hosting;
+namespace ZmqAspire.AppHost;
 
 /// <summary>
 /// The ZeroMQ server's CurveZMQ key pair (ZeroMQ RFC 26) for one deployment: made on first use
@@ -33,7 +33,7 @@ public sealed class CurveKeyMaterial
     public string PublicKey { get; }
 
     /// <summary>Loads the server's key pair from <paramref name="directory"/>, making it if missing.</summary>
-    /// <param name="directory">The key folder (created 0700 if missing), for example <see cref="SshKeyMaterial.Directory"/>.</param>
+    /// <param name="directory">The key folder (created 0700 if missing), for example the bastion's <see cref="Aspire.Hosting.ApplicationModel.SshBastionResource.KeyDirectory"/>.</param>
     /// <returns>The key material.</returns>
     /// <exception cref="InvalidDataException">A key file exists but is not a valid CURVE certificate.</exception>
     public static CurveKeyMaterial EnsureCreated(string directory)

@@ -1,0 +1,158 @@
+namespace ZmqAspire.Hosting.Tests;
+
+/// <summary>
+/// The files of a brand-new AppHost and worker that use the packages from a local feed, as
+/// another team would write them: nothing in them points into this repository.
+/// </summary>
+internal static class NewProjects
+{
+    public static void Write(string root, string version)
+    {
+        // Stops MSBuild from looking further up for Directory.Build.* or central versions.
+        File.WriteAllText(Path.Combine(root, "Directory.Build.props"), "<Project />\n");
+        File.WriteAllText(Path.Combine(root, "Directory.Build.targets"), "<Project />\n");
+        File.WriteAllText(Path.Combine(root, "Directory.Packages.props"), "<Project><PropertyGroup><ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally></PropertyGroup></Project>\n");
+        File.WriteAllText(Path.Combine(root, "nuget.config"), """
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="local" value="feed" />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+              </packageSources>
+            </configuration>
+            """);
+
+        Write(root, "rep/Dockerfile", """
+            FROM debian:bookworm-slim
+            RUN apt-get update \
+             && apt-get install -y --no-install-recommends python3-zmq \
+             && rm -rf /var/lib/apt/lists/*
+            COPY rep.py /opt/rep.py
+            USER 65534:65534
+            ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/rep.py"]
+            """);
+        Write(root, "rep/rep.py", """
+            import zmq
+
+            socket = zmq.Context.instance().socket(zmq.REP)
+            socket.bind("tcp://*:5556")
+            print("REP bound on 5556", flush=True)
+            while True:
+                socket.send_string("reply to " + socket.recv_string())
+            """);
+
+        Write(root, "AppHost/AppHost.csproj", $"""
+            <Project Sdk="Aspire.AppHost.Sdk/13.6.4">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <UserSecretsId>zmqaspire-package-e2e</UserSecretsId>
+                <MSBuildWarningsAsMessages>$(MSBuildWarningsAsMessages);ASPIRE010</MSBuildWarningsAsMessages>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Aspire.Hosting.AppHost" Version="13.6.5" />
+                <PackageReference Include="Polly.Core" Version="8.8.0" />
+                <PackageReference Include="Nerdbank.MessagePack" Version="1.3.88" />
+                <PackageReference Include="ZmqAspire.Hosting" Version="{version}" />
+              </ItemGroup>
+              <ItemGroup>
+                <ProjectReference Include="../Worker/Worker.csproj" />
+              </ItemGroup>
+            </Project>
+            """);
+        Write(root, "AppHost/AppHost.cs", """
+            var builder = DistributedApplication.CreateBuilder(args);
+
+            var bastion = builder.AddSshBastion("bastion")
+                .WithKeyDirectory(Path.Combine(builder.AppHostDirectory, "..", "keys"));
+            var server = builder.AddDockerfile("server", Path.Combine(builder.AppHostDirectory, "..", "rep"))
+                .WithEndpoint(targetPort: 5556, name: "zmq", scheme: "tcp")
+                .WithTcpHealthCheck("zmq");
+
+            builder.AddProject<Projects.Worker>("worker")
+                .WithSshTunnel(bastion, server.GetEndpoint("zmq"))
+                .WithEnvironment("RESULT_FILE", builder.Configuration["ResultFile"] ?? "")
+                .WaitFor(server);
+
+            builder.Build().Run();
+            """);
+        Write(root, "AppHost/Properties/launchSettings.json", """
+            {
+              "profiles": {
+                "http": {
+                  "commandName": "Project",
+                  "applicationUrl": "http://localhost:15080",
+                  "environmentVariables": {
+                    "ASPNETCORE_ENVIRONMENT": "Development",
+                    "DOTNET_ENVIRONMENT": "Development",
+                    "ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL": "http://localhost:19080",
+                    "ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL": "http://localhost:20080",
+                    "ASPIRE_ALLOW_UNSECURED_TRANSPORT": "true"
+                  }
+                }
+              }
+            }
+            """);
+
+        Write(root, "Worker/Worker.csproj", $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="NetMQ" Version="4.0.4.5" />
+                <PackageReference Include="ZmqAspire.Tunneling" Version="{version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        // Reads the hosting package's connection string itself; with the client integration
+        // (ZmqAspire.SshTunnel) this becomes builder.AddSshTunnel("server").
+        Write(root, "Worker/Program.cs", """
+            using System.Data.Common;
+            using NetMQ;
+            using NetMQ.Sockets;
+            using ZmqAspire.Tunneling;
+
+            var connection = new DbConnectionStringBuilder
+            {
+                ConnectionString = Environment.GetEnvironmentVariable("ConnectionStrings__server")
+                    ?? throw new InvalidOperationException("ConnectionStrings__server is not set"),
+            };
+            var options = new SshTunnelOptions
+            {
+                Server = SshServerAddress.Parse((string)connection["SshServer"]),
+                HostKey = HostKeyPolicy.Pinned(((string)connection["HostKeyFingerprint"]).Split(',')),
+                PrivateKeyPath = (string)connection["PrivateKeyPath"],
+            };
+            using (var request = new RequestSocket())
+            using (await request.ConnectThroughTunnelAsync((string)connection["RemoteEndpoint"], options))
+            {
+                request.SendFrame("hello through the bastion");
+                if (!request.TryReceiveFrameString(TimeSpan.FromSeconds(30), out var reply))
+                {
+                    Console.Error.WriteLine("no reply within 30 s");
+                    return 1;
+                }
+
+                Console.WriteLine($"reply: {reply}");
+                File.WriteAllText(Environment.GetEnvironmentVariable("RESULT_FILE")!, reply);
+            }
+
+            NetMQConfig.Cleanup(block: false);
+            return 0;
+            """);
+    }
+
+    private static void Write(string root, string relative, string text)
+    {
+        var path = Path.Combine(root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text + "\n");
+    }
+}
