@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs every packable project (IsPackable=true in its .csproj: today the hosting integration,
+# Packs every packable project (IsPackable=true in its .csproj: today the hosting integration, zmq-tunnel,
 # tunnelling, messaging and the SshTunnel client integration) into artifacts/packages, with
 # symbols (.snupkg), at the one version in Directory.Build.props.
 #   eng/pack.sh [output-folder] [extra dotnet pack arguments...]
