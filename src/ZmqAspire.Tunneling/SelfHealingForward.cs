@@ -15,9 +15,11 @@ namespace ZmqAspire.Tunneling;
 /// <remarks>
 /// <para>
 /// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
-/// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), or when opening a
-/// channel for a new connection times out (end-to-end liveness: a bastion that stopped
-/// answering, which SSH keep-alives alone do not reveal since SSH.NET's get no reply).
+/// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), when the server leaves a
+/// keep-alive probe unanswered (<see cref="SshTunnelOptions.ServerAliveInterval"/> ×
+/// <see cref="SshTunnelOptions.ServerAliveCountMax"/>, also while idle), or when opening a
+/// channel for a new connection times out (a bastion that stopped answering; SSH.NET's own
+/// keep-alives get no reply and so reveal nothing).
 /// </para>
 /// <para>
 /// During an outage connections are held, not closed at once (which NetMQ takes for a
@@ -301,6 +303,12 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 UseJitter = true,
                 Delay = _healing.ReconnectDelay,
                 MaxDelay = _healing.MaxReconnectDelay,
+                // An attempt that timed out has already waited ConnectTimeout: no backoff on top,
+                // so that a bastion that was frozen or cut off (and keeps half-open logins
+                // pending) is logged in to within a moment of its return, not up to
+                // MaxReconnectDelay later. Refusals and name errors, which come back at once, back off.
+                DelayGenerator = args => new ValueTask<TimeSpan?>(
+                    args.Outcome.Exception is SshServerUnreachableException { TimedOut: true } ? _healing.ReconnectDelay : null),
                 OnRetry = args =>
                 {
                     if (args.Outcome.Exception is SshServerUnreachableException error)
@@ -380,6 +388,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var outagesToReport = new System.Collections.Concurrent.ConcurrentQueue<int>();
         void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
+        void OnSilent(object? sender, TimeSpan silence) => lost.TrySetResult(
+            $"the SSH server answered no keep-alive probe for {silence.TotalSeconds:0.#} s (ServerAliveInterval {_options.ServerAliveInterval.TotalSeconds:0.###} s × ServerAliveCountMax {_options.ServerAliveCountMax})");
         void OnAnswered(bool confirmed)
         {
             // On SSH.NET's receive thread, before the refusal's own event (OnRefused) is raised.
@@ -426,6 +436,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         session.ErrorOccurred += OnError;
+        session.ServerAliveTimedOut += OnSilent;
         session.ChannelOpenFailed += OnRefused;
         session.ChannelOpenAnswered += OnAnswered;
         ForwardRoute[] ports;
@@ -487,6 +498,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             _gate.SessionDown();
             Array.ForEach(ports, p => p.Failed -= OnRouteFailed);
             session.ErrorOccurred -= OnError;
+            session.ServerAliveTimedOut -= OnSilent;
             session.ChannelOpenFailed -= OnRefused;
             session.ChannelOpenAnswered -= OnAnswered;
         }
