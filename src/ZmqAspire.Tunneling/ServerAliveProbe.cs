@@ -11,8 +11,9 @@ namespace ZmqAspire.Tunneling;
 /// interval, while the last probe was answered, it sends <c>SSH_MSG_GLOBAL_REQUEST
 /// "keepalive@openssh.com"</c> with want-reply (RFC 4254 section 4). The server must answer with
 /// <c>SSH_MSG_REQUEST_SUCCESS</c> or <c>SSH_MSG_REQUEST_FAILURE</c> (OpenSSH answers FAILURE to a
-/// request it does not know, which proves it alive just as well). A probe left unanswered for
-/// interval × count-max, with no channel data from the server meanwhile, declares the server dead.
+/// request it does not know, which proves it alive just as well). When a probe is outstanding and
+/// nothing (no answer, no channel data) has come from the server for interval × count-max, the
+/// server is declared dead: the silence OpenSSH allows with the same settings.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -68,6 +69,7 @@ internal sealed class ServerAliveProbe : IDisposable
         _dead = dead;
         _time = time;
         _lastHeard = time.GetTimestamp();
+        _sentAt = _lastHeard;
     }
 
     /// <summary>Gets how many probes were sent.</summary>
@@ -144,7 +146,9 @@ internal sealed class ServerAliveProbe : IDisposable
 
     private async Task RunAsync()
     {
-        using var timer = new PeriodicTimer(_interval, _time);
+        // Checked four times an interval, so that the silence allowed is kept to within a quarter
+        // interval rather than a whole one.
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(Math.Max(_interval.Ticks / 4, TimeSpan.TicksPerMillisecond * 10)), _time);
         var allowed = _interval * _countMax;
         try
         {
@@ -152,9 +156,9 @@ internal sealed class ServerAliveProbe : IDisposable
             {
                 if (Volatile.Read(ref _outstanding) == 1)
                 {
-                    // Silence since the probe went out (or since the server last sent channel data, if later).
-                    var silentSince = Math.Max(Interlocked.Read(ref _sentAt), Interlocked.Read(ref _lastHeard));
-                    var silence = _time.GetElapsedTime(silentSince);
+                    // Silence: nothing heard (an answer, channel data) for count-max intervals
+                    // while a probe waits for its answer.
+                    var silence = _time.GetElapsedTime(Interlocked.Read(ref _lastHeard));
                     if (silence >= allowed)
                     {
                         Dispose();
@@ -165,8 +169,8 @@ internal sealed class ServerAliveProbe : IDisposable
                     continue;
                 }
 
-                // A remote forward's tcpip-forward is awaiting its answer: probe on the next tick.
-                if (!_globalRequests.Wait(0))
+                // One probe an interval; none while a remote forward's tcpip-forward awaits its answer.
+                if (_time.GetElapsedTime(Interlocked.Read(ref _sentAt)) < _interval || !_globalRequests.Wait(0))
                 {
                     continue;
                 }

@@ -50,20 +50,19 @@ public sealed class SshTunnelOptions
     /// <c>SSH_MSG_REQUEST_FAILURE</c> to a request it does not know, RFC 4254 section 4: any answer
     /// is proof of life). Unlike <see cref="KeepAliveInterval"/> (<c>SSH_MSG_IGNORE</c>, never
     /// answered), this notices a server that went silent, also while no request is in flight.
-    /// One probe is outstanding at a time, sent every interval while the last was answered;
-    /// channel data from the server counts as an answer too. <see cref="TimeSpan.Zero"/> or
+    /// One probe is outstanding at a time, sent every interval while the last was answered. <see cref="TimeSpan.Zero"/> or
     /// <see cref="Timeout.InfiniteTimeSpan"/> turns the probe off. Default: 1 second (about
     /// 100 bytes/s of SSH traffic each way while idle, measured in docs/reliability.md).
     /// </summary>
     public TimeSpan ServerAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Gets or sets how many <see cref="ServerAliveInterval"/>s the server may stay silent with a
-    /// probe outstanding before the session counts as dead, as OpenSSH's <c>ServerAliveCountMax</c>:
-    /// the session is then dropped (<see cref="SshTunnelSession.IsConnected"/> turns false and
-    /// <see cref="SshTunnelSession.ServerAliveTimedOut"/> is raised) after between
-    /// interval × count and interval × (count + 1) of silence. At least 1. Default: 3 (3 to 4
-    /// seconds with the default interval).
+    /// Gets or sets how many <see cref="ServerAliveInterval"/>s the server may stay silent (no
+    /// answer to a probe, no channel data) with a probe outstanding before the session counts as
+    /// dead, as OpenSSH's <c>ServerAliveCountMax</c>: the session is then dropped
+    /// (<see cref="SshTunnelSession.IsConnected"/> turns false and
+    /// <see cref="SshTunnelSession.ServerAliveTimedOut"/> is raised) within a quarter interval of
+    /// interval × count of silence. At least 1. Default: 3 (3 seconds with the default interval).
     /// </summary>
     public int ServerAliveCountMax { get; set; } = 3;
 
