@@ -65,19 +65,26 @@ public sealed partial class RequestLoop(
             },
         };
         using var requester = new ZmqRequester(requesterOptions);
+        using var target = new TargetWatch(forward, lane);
         while (!cancellationToken.IsCancellationRequested)
         {
-            if (moved.TryTake(lane, out var again))
+            if (target.Refused && target.OthersServe)
             {
-                Attempt(requester, lane, remote, again, moved, cancellationToken);
+                // The bastion refuses channels to this replica (it is gone): leave the work to the
+                // others. The socket keeps reconnecting, so its return is noticed (ForwardRecovered).
+                cancellationToken.WaitHandle.WaitOne(IdlePoll);
+            }
+            else if (moved.TryTake(lane, out var again))
+            {
+                Attempt(requester, lane, remote, target, again, moved, cancellationToken);
             }
             else if (commands.Requests.TryRead(out var asked))
             {
-                Attempt(requester, lane, remote, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
+                Attempt(requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
             }
             else if (_options.RequestCount == 0 || Interlocked.Increment(ref _autoSent) <= _options.RequestCount)
             {
-                Attempt(requester, lane, remote, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
+                Attempt(requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
                 Pause(_options.Interval, moved, cancellationToken);
             }
             else
@@ -102,15 +109,16 @@ public sealed partial class RequestLoop(
         }
     }
 
-    private void Attempt(ZmqRequester requester, int lane, TcpEndpoint replica, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
+    private void Attempt(ZmqRequester requester, int lane, TcpEndpoint replica, TargetWatch target, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
     {
         var sequence = request.Sequence;
         request.Attempts++;
         request.TriedLanes |= 1UL << lane;
         LogSending(sequence);
+        using var attempt = target.BeginAttempt(cancellationToken);
         try
         {
-            var reply = requester.Send(_options.Message, sequence, cancellationToken);
+            var reply = requester.Send(_options.Message, sequence, attempt.Token);
             LogReply(sequence, reply.BodyText);
             health.RequestSucceeded();
             request.Asked?.TrySetResult(reply);
@@ -119,6 +127,16 @@ public sealed partial class RequestLoop(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             request.Asked?.TrySetCanceled(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The bastion started refusing channels to this replica while another serves: the
+            // replica is gone, and the request moves now rather than after its timeout. Not an
+            // attempt against the budget: it was never going to be answered here.
+            request.Attempts--;
+            LogMovedRefused(sequence, replica.ToString());
+            health.RequestMoved();
+            moved.Add(request);
         }
         catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries)
         {
@@ -165,6 +183,9 @@ public sealed partial class RequestLoop(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: no reply from {Replica} within {TimeoutSeconds} s (attempt {Attempt}); sending it {Where}")]
     private partial void LogMoved(long sequence, string replica, double timeoutSeconds, int attempt, string where);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: the bastion refuses channels to {Replica} now; sending it to another replica")]
+    private partial void LogMovedRefused(long sequence, string replica);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Request {Sequence} failed: {Reason}")]
     private partial void LogNoReply(long sequence, string reason);

@@ -138,6 +138,21 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <summary>Gets a value indicating whether a session is up and connections are relayed.</summary>
     public bool IsUp => _current is { Session.IsConnected: true } current && current.Ports.All(p => p.Port.IsStarted);
 
+    /// <summary>
+    /// Tells whether the SSH server refuses channels to the target at <paramref name="index"/> in
+    /// <see cref="Remotes"/> now: it refused the last one opened (<see cref="ForwardFailed"/> was
+    /// raised for the outage) and has opened none since (<see cref="ForwardRecovered"/> not yet).
+    /// </summary>
+    /// <param name="index">The target's index in <see cref="Remotes"/>.</param>
+    /// <returns><see langword="true"/> while the target is refused.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not an index of <see cref="Remotes"/>.</exception>
+    public bool IsRefused(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Remotes.Count);
+        return _gate.IsRefused(index);
+    }
+
     /// <summary>Gets the error that stopped the forward for good, if any.</summary>
     public SshTunnelException? Fault { get; private set; }
 

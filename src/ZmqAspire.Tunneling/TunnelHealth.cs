@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -9,7 +8,7 @@ namespace ZmqAspire.Tunneling;
 /// <see cref="SelfHealingForward"/> now: <b>Unhealthy</b> while there is no usable SSH session
 /// (none, or one whose server stopped answering keep-alive probes), <b>Degraded</b> only while
 /// something fails now (the last request got no reply and none has been answered since, or the
-/// SSH server refuses channels to a target and has not opened one to it since), <b>Healthy</b>
+/// SSH server refuses channels to a target now: <see cref="SelfHealingForward.IsRefused"/>), <b>Healthy</b>
 /// otherwise. Past failures never set the status: they are reported as data with their time
 /// (<c>*.failures</c> counts, <c>*.last_failure_at</c> in ISO 8601 UTC, <c>*.last_failure</c>).
 /// </summary>
@@ -22,7 +21,6 @@ namespace ZmqAspire.Tunneling;
 public sealed class TunnelHealth : IHealthCheck
 {
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<TcpEndpoint, string> _refusedTargets = new();
     private volatile Snapshot _current = new(null, null, "not connected yet", default);
     private volatile Failure? _lastRequestFailure;
     private volatile Failure? _lastForwardFailure;
@@ -50,7 +48,6 @@ public sealed class TunnelHealth : IHealthCheck
         forward.ConnectRetry += (_, e) => Down(e.Error.Message, disconnect: false);
         forward.Faulted += (_, e) => Down(e.Message, disconnect: true);
         forward.ForwardFailed += (_, e) => ForwardFailed(e);
-        forward.ForwardRecovered += (_, target) => _refusedTargets.TryRemove(target, out string? _);
     }
 
     /// <summary>Records that a request was answered: requests are no longer failing.</summary>
@@ -72,19 +69,13 @@ public sealed class TunnelHealth : IHealthCheck
     /// <summary>Records that a request was moved to another target after one did not answer (data only).</summary>
     public void RequestMoved() => Interlocked.Increment(ref _requestsMoved);
 
-    /// <summary>Records a failure on the forward: a target refused (Degraded until it opens again) or a relay error (data only).</summary>
+    /// <summary>Records a failure on the forward (done by <see cref="Attach"/>): data only; whether a target is refused now is asked of the forward (<see cref="SelfHealingForward.IsRefused"/>).</summary>
     /// <param name="error">The failure, as <see cref="SelfHealingForward.ForwardFailed"/> gives it.</param>
     public void ForwardFailed(SshForwardException error)
     {
         ArgumentNullException.ThrowIfNull(error);
         Interlocked.Increment(ref _forwardFailures);
         _lastForwardFailure = new(_time.GetUtcNow(), error.Message);
-        // A refusal (SSH_MSG_CHANNEL_OPEN_FAILURE) carries no error underneath, or the refusal
-        // itself; a relay error carries what failed (a timeout, a socket error).
-        if (error.InnerException is null or SshForwardException)
-        {
-            _refusedTargets[error.Remote] = error.Message;
-        }
     }
 
     /// <summary>Reports the state now.</summary>
@@ -131,12 +122,13 @@ public sealed class TunnelHealth : IHealthCheck
             return HealthCheckResult.Degraded($"tunnel up, but requests are failing: {failing.Reason}", data: data);
         }
 
-        var refused = _refusedTargets.ToArray();
-        if (refused.Length > 0)
+        var refused = Enumerable.Range(0, s.Forward.Remotes.Count).Where(s.Forward.IsRefused).Select(i => s.Forward.Remotes[i].ToString()).ToList();
+        if (refused.Count > 0)
         {
-            var targets = string.Join(", ", refused.Select(r => r.Key.ToString()).Order(StringComparer.Ordinal));
+            var targets = string.Join(", ", refused);
             data["forward.refused"] = targets;
-            return HealthCheckResult.Degraded($"the bastion refuses channels to {targets} now: {refused[0].Value}", data: data);
+            return HealthCheckResult.Degraded(
+                $"the bastion refuses channels to {targets} now ({refused.Count} of {s.Forward.Remotes.Count} targets){(_lastForwardFailure is { } last ? $": {last.Reason}" : string.Empty)}", data: data);
         }
 
         return HealthCheckResult.Healthy($"forwarding {data["forward.local"]} to {data["forward.remote"]} via {s.Session.Server}", data);
