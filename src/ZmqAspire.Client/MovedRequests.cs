@@ -38,6 +38,18 @@ internal sealed class MovedRequests(int lanes)
         }
     }
 
+    /// <summary>Lets any lane take the requests pinned to <paramref name="lane"/> (its replica is refused: gone).</summary>
+    public void Unpin(int lane)
+    {
+        lock (_gate)
+        {
+            foreach (var request in _waiting.Where(r => r.PinnedLane == lane))
+            {
+                request.PinnedLane = -1;
+            }
+        }
+    }
+
     /// <summary>
     /// Takes the oldest waiting request that <paramref name="lane"/> has not tried yet; once every
     /// lane has tried one (all replicas silent, or a single replica), any lane may take it again.
@@ -49,7 +61,8 @@ internal sealed class MovedRequests(int lanes)
             for (var node = _waiting.First; node is not null; node = node.Next)
             {
                 var tried = node.Value.TriedLanes;
-                if ((tried & (1UL << lane)) == 0 || (tried & _allLanes) == _allLanes)
+                var pinned = node.Value.PinnedLane;
+                if (pinned == lane || (pinned < 0 && ((tried & (1UL << lane)) == 0 || (tried & _allLanes) == _allLanes)))
                 {
                     _waiting.Remove(node);
                     request = node.Value;
@@ -74,4 +87,11 @@ internal sealed record PendingRequest(long Sequence, TaskCompletionSource<ZmqRep
 
     /// <summary>Gets or sets the lanes it was sent on, one bit each.</summary>
     public ulong TriedLanes { get; set; }
+
+    /// <summary>
+    /// Gets or sets the only lane that may take it next, or -1 for any that has not tried it: a
+    /// request that went unanswered because the SSH path failed (not its replica) is resent to the
+    /// same replica, which answers from its reply cache if it did the work.
+    /// </summary>
+    public int PinnedLane { get; set; } = -1;
 }

@@ -18,7 +18,8 @@ namespace ZmqAspire.Client;
 /// unanswered is moved, with the same sequence number, to a lane that has not tried it
 /// (<see cref="MovedRequests"/>), which takes it before new work. It fails only after
 /// <see cref="RequestClientOptions.MaxRetries"/> + 1 attempts in all (on every replica, or again
-/// on the only one). A dead replica so costs the request it held one timeout of delay, never a
+/// on the only one). When the SSH session was lost under the attempt, the path failed, not the
+/// replica: the resend goes to the same replica, whose reply cache answers if it did the work. A dead replica so costs the request it held one timeout of delay, never a
 /// failure, and the other lanes go on meanwhile.
 /// </remarks>
 public sealed partial class RequestLoop(
@@ -72,19 +73,20 @@ public sealed partial class RequestLoop(
             {
                 // The bastion refuses channels to this replica (it is gone): leave the work to the
                 // others. The socket keeps reconnecting, so its return is noticed (ForwardRecovered).
+                moved.Unpin(lane);
                 cancellationToken.WaitHandle.WaitOne(IdlePoll);
             }
             else if (moved.TryTake(lane, out var again))
             {
-                Attempt(requester, lane, remote, target, again, moved, cancellationToken);
+                Attempt(forward, requester, lane, remote, target, again, moved, cancellationToken);
             }
             else if (commands.Requests.TryRead(out var asked))
             {
-                Attempt(requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
+                Attempt(forward, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
             }
             else if (_options.RequestCount == 0 || Interlocked.Increment(ref _autoSent) <= _options.RequestCount)
             {
-                Attempt(requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
+                Attempt(forward, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
                 Pause(_options.Interval, moved, cancellationToken);
             }
             else
@@ -109,13 +111,14 @@ public sealed partial class RequestLoop(
         }
     }
 
-    private void Attempt(ZmqRequester requester, int lane, TcpEndpoint replica, TargetWatch target, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
+    private void Attempt(SelfHealingForward forward, ZmqRequester requester, int lane, TcpEndpoint replica, TargetWatch target, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
     {
         var sequence = request.Sequence;
         request.Attempts++;
         request.TriedLanes |= 1UL << lane;
         LogSending(sequence);
         using var attempt = target.BeginAttempt(cancellationToken);
+        var sessions = forward.SessionCount;
         try
         {
             var reply = requester.Send(_options.Message, sequence, attempt.Token);
@@ -134,14 +137,24 @@ public sealed partial class RequestLoop(
             // replica is gone, and the request moves now rather than after its timeout. Not an
             // attempt against the budget: it was never going to be answered here.
             request.Attempts--;
+            request.PinnedLane = -1;
             LogMovedRefused(sequence, replica.ToString());
             health.RequestMoved();
+            moved.Add(request);
+        }
+        catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries && (forward.SessionCount != sessions || !forward.IsUp))
+        {
+            // The SSH path failed under the attempt (the session was lost or is down), not the
+            // replica: resend to the same replica, whose reply cache answers if it did the work.
+            LogResent(sequence, replica.ToString(), _options.RequestTimeout.TotalSeconds, request.Attempts);
+            request.PinnedLane = lane;
             moved.Add(request);
         }
         catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries)
         {
             // Lazy Pirate: the socket was replaced; the resend goes to a replica that has not tried it.
             LogMoved(sequence, replica.ToString(), _options.RequestTimeout.TotalSeconds, request.Attempts, moved.Lanes > 1 ? "to another replica" : "again on a new socket");
+            request.PinnedLane = -1;
             health.RequestMoved();
             moved.Add(request);
         }
@@ -183,6 +196,9 @@ public sealed partial class RequestLoop(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: no reply from {Replica} within {TimeoutSeconds} s (attempt {Attempt}); sending it {Where}")]
     private partial void LogMoved(long sequence, string replica, double timeoutSeconds, int attempt, string where);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: no reply from {Replica} within {TimeoutSeconds} s (attempt {Attempt}) while the SSH session was lost; sending it again to the same replica")]
+    private partial void LogResent(long sequence, string replica, double timeoutSeconds, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: the bastion refuses channels to {Replica} now; sending it to another replica")]
     private partial void LogMovedRefused(long sequence, string replica);

@@ -72,7 +72,12 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         var twice = run.Answered.Count(seq => work.TryGetValue(seq, out var times) && times.Count > 1);
         var back = work.Where(w => w.Value.Any(t => t.Server == "server-2" && t.At > run.RestoredAt)).Select(w => w.Value.First(t => t.Server == "server-2" && t.At > run.RestoredAt).At).DefaultIfEmpty().Min();
         var backAfter = back == default ? double.NaN : (back - run.RestoredAt).TotalSeconds;
-        var row = run.Row($"replica `docker {how}` 20 s (1 of 3)", twice, $"{run.ThroughputRatio:0.00} of before; work again {backAfter:0.0} s after return");
+        // Detected: the client's first "Request N: no reply from server-2 ..." or "... refuses channels to server-2" after the fault.
+        var clientLog = await fixture.WatchLogsAsync("client", _ => false, TimeSpan.FromSeconds(5));
+        var moves = clientLog.Select(l => Moved().Match(l)).Where(m => m.Success && m.Groups[2].Value == "server-2")
+            .Select(m => DateTimeOffset.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Where(t => t >= run.FaultAt).ToList();
+        var detect = moves.Count > 0 ? (moves.Min() - run.FaultAt).TotalSeconds : double.NaN;
+        var row = run.Row($"replica `docker {how}` 20 s (1 of 3)", twice, $"{run.ThroughputRatio:0.00} of before; {moves.Count} request(s) moved; work again {backAfter:0.0} s after return", detect);
         await ReportAsync(row);
 
         Assert.Equal(0, run.Failed);
@@ -235,6 +240,7 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         }
 
         return new LoadRun(
+            faultAt,
             all.Count,
             [.. all.Where(r => r.Ok).Select(r => r.Sequence!.Value)],
             failed.Count,
@@ -332,9 +338,12 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
     [GeneratedRegex(@"^(\S+)\s.*Work done for request (\d+) of client", RegexOptions.Multiline)]
     private static partial Regex WorkDone();
 
+    [GeneratedRegex(@"^(\S+)\s.*Request \d+: (?:no reply from|the bastion refuses channels to) (?:tcp://)?([\w-]+):")]
+    private static partial Regex Moved();
+
     private sealed record Outcome(DateTimeOffset Sent, DateTimeOffset Done, bool Ok, long? Sequence, string Body);
 
-    private sealed record LoadRun(int Sent, List<long> Answered, int Failed, int Lost, double Before, double During, DateTimeOffset RestoredAt, double RecoverSeconds)
+    private sealed record LoadRun(DateTimeOffset FaultAt, int Sent, List<long> Answered, int Failed, int Lost, double Before, double During, DateTimeOffset RestoredAt, double RecoverSeconds)
     {
         public double ThroughputRatio => Before > 0 ? During / Before : 0;
 
