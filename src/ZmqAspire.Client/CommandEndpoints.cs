@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using ZmqAspire.Messaging;
+using ZmqAspire.Tunneling;
 
 namespace ZmqAspire.Client;
 
@@ -43,9 +44,9 @@ public static class CommandEndpoints
                 : Results.Unauthorized();
         });
 
-        group.MapPost(SendRequestPath, async (ClientCommands commands, TunnelState state, CancellationToken ct) =>
+        group.MapPost(SendRequestPath, async (ClientCommands commands, TunnelHealth health, CancellationToken ct) =>
         {
-            if (!state.IsUp)
+            if (!health.IsUp)
             {
                 return Results.Problem("the SSH tunnel is down", statusCode: StatusCodes.Status503ServiceUnavailable);
             }

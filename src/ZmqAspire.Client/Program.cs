@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.Extensions.Options;
 using ZmqAspire.Client;
 using ZmqAspire.Messaging;
+using ZmqAspire.Tunneling;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -15,10 +16,10 @@ builder.Services.AddOptions<RequestClientOptions>().BindConfiguration(RequestCli
         (_, config) => config["Client:HeartbeatInterval"] is null,
         "Client:HeartbeatInterval was removed: ZMTP heartbeats drop a REQ socket's connection with NetMQ 4.0.4.5 (docs/reliability.md); unset it.")
     .ValidateOnStart();
-builder.Services.AddSingleton<TunnelState>();
+builder.Services.AddSingleton<TunnelHealth>(_ => new TunnelHealth());
 builder.Services.AddSingleton<ClientCommands>();
 builder.Services.AddSingleton<RequestLoop>();
-builder.Services.AddHealthChecks().AddCheck<TunnelHealthCheck>("ssh-tunnel");
+builder.Services.AddHealthChecks().AddCheck<TunnelHealth>("ssh-tunnel");
 builder.Services.AddHostedService<RequestClient>();
 
 // The request log: one entry per request from HTTP logging, which health probes opt out of by

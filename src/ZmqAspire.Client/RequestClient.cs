@@ -20,7 +20,7 @@ public sealed partial class RequestClient(
     IOptions<TunnelSettings> tunnelSettings,
     RequestLoop loop,
     ClientCommands commands,
-    TunnelState state,
+    TunnelHealth health,
     ILogger<RequestClient> logger) : BackgroundService
 {
     /// <inheritdoc />
@@ -35,10 +35,11 @@ public sealed partial class RequestClient(
         using var forward = SelfHealingForward.Start(options, remotes, settings.ToHealingOptions(), ct => ConnectOnceAsync(options, ct));
         // The forward raises its events one at a time, so this needs no lock.
         string? lastRetryReason = null;
+        // The health check follows the forward itself (sessions, refused targets, now, not a window after).
+        health.Attach(forward);
         forward.Connected += (_, session) =>
         {
             lastRetryReason = null;
-            state.Connected(session, forward);
             for (var lane = 0; lane < remotes.Count; lane++)
             {
                 LogTunnelUp(session.Server.ToString(), session.HostKeyFingerprint, forward.LocalEndpoints[lane].ToString(), remotes[lane].ToString(), session.FastPath);
@@ -48,12 +49,10 @@ public sealed partial class RequestClient(
         {
             var asked = reason == SelfHealingForward.ReconnectAskedFor;
             ClientTelemetry.SshDisconnects.Add(1, new KeyValuePair<string, object?>(ClientTelemetry.DisconnectReason, asked ? "reconnect" : "error"));
-            state.Down(asked ? "reconnecting, as asked" : reason);
             LogTunnelClosed(asked ? "reconnect" : reason);
         };
         forward.ConnectRetry += (_, e) =>
         {
-            state.Down(e.Error.Message);
             // A state change is news, the same failure again on the backoff is not: one warning
             // per outage (and per new reason), the repeats at Debug.
             if (e.Error.Message == lastRetryReason)
@@ -67,16 +66,11 @@ public sealed partial class RequestClient(
             }
         };
         forward.ForwardFailed += (_, e) => RecordForwardFailure(e);
-        forward.ForwardRecovered += (_, target) =>
-        {
-            state.ForwardRecovered();
-            LogForwardRecovered(target.ToString());
-        };
+        forward.ForwardRecovered += (_, target) => LogForwardRecovered(target.ToString());
         forward.Faulted += (_, e) =>
         {
             // Host key, credential and key-file errors are not retried: they need a person.
             LogTunnelFailed(e, e.Message);
-            state.Down(e.Message);
             try
             {
                 running.Cancel();
@@ -106,7 +100,7 @@ public sealed partial class RequestClient(
         finally
         {
             commands.ReconnectRequested -= forward.Reconnect;
-            state.Down(stoppingToken.IsCancellationRequested ? "shutdown" : forward.Fault?.Message ?? "stopped");
+            health.Down(stoppingToken.IsCancellationRequested ? "shutdown" : forward.Fault?.Message ?? "stopped");
         }
     }
 
@@ -130,7 +124,6 @@ public sealed partial class RequestClient(
     private void RecordForwardFailure(SshForwardException ex)
     {
         LogForwardFailed(ex.Message);
-        state.ForwardFailed(ex.Message);
         ClientTelemetry.ForwardFailures.Add(1, new KeyValuePair<string, object?>(TelemetryAttributes.ErrorType, ex.InnerException?.GetType().FullName ?? ex.GetType().FullName));
     }
 

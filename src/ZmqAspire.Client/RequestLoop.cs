@@ -12,14 +12,25 @@ namespace ZmqAspire.Client;
 /// dedicated thread, since a NetMQ socket belongs to one thread; with several replicas, lanes
 /// run side by side and share the numbering and the count.
 /// </summary>
+/// <remarks>
+/// Lazy Pirate across lanes (docs/patterns.md, "Routing around a dead replica"): each attempt
+/// waits <see cref="RequestClientOptions.RequestTimeout"/> on its lane's socket; a request left
+/// unanswered is moved, with the same sequence number, to a lane that has not tried it
+/// (<see cref="MovedRequests"/>), which takes it before new work. It fails only after
+/// <see cref="RequestClientOptions.MaxRetries"/> + 1 attempts in all (on every replica, or again
+/// on the only one). When the SSH session was lost under the attempt, the path failed, not the
+/// replica: the resend goes to the same replica, whose reply cache answers if it did the work. A dead replica so costs the request it held one timeout of delay, never a
+/// failure, and the other lanes go on meanwhile.
+/// </remarks>
 public sealed partial class RequestLoop(
     IOptions<RequestClientOptions> clientOptions,
     ClientCommands commands,
-    TunnelState state,
+    TunnelHealth health,
     ILogger<RequestLoop> logger)
 {
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(100);
     private readonly RequestClientOptions _options = clientOptions.Value;
+    private MovedRequests? _moved;
     private long _nextSequence = -1;
     private long _autoSent; // configured requests claimed by the lanes; counting past the count is harmless
     private long _autoFinished;
@@ -32,6 +43,7 @@ public sealed partial class RequestLoop(
     /// <param name="cancellationToken">Stops the lane.</param>
     public void Run(SelfHealingForward forward, int lane, SshServerAddress bastion, CancellationToken cancellationToken)
     {
+        var moved = LazyInitializer.EnsureInitialized(ref _moved, () => new MovedRequests(forward.Remotes.Count));
         var local = forward.LocalEndpoints[lane];
         var remote = forward.Remotes[lane];
         var requesterOptions = new ZmqRequesterOptions
@@ -42,7 +54,8 @@ public sealed partial class RequestLoop(
             UseEnvelope = _options.Envelope,
             ClientId = _options.ClientId,
             RequestTimeout = _options.RequestTimeout,
-            MaxRetries = _options.MaxRetries,
+            // One attempt per call: the resend is this loop's, possibly on another lane.
+            MaxRetries = 0,
             CurveServerKey = _options.CurveServerKey,
             ReconnectIntervalMax = _options.ReconnectIntervalMax,
             SpanAttributes =
@@ -53,38 +66,42 @@ public sealed partial class RequestLoop(
             },
         };
         using var requester = new ZmqRequester(requesterOptions);
+        using var target = new TargetWatch(forward, lane);
         while (!cancellationToken.IsCancellationRequested)
         {
-            if (commands.Requests.TryRead(out var asked))
+            if (target.Refused && target.OthersServe)
             {
-                Exchange(requester, asked, cancellationToken);
+                // The bastion refuses channels to this replica (it is gone): leave the work to the
+                // others. The socket keeps reconnecting, so its return is noticed (ForwardRecovered).
+                moved.Unpin(lane);
+                cancellationToken.WaitHandle.WaitOne(IdlePoll);
+            }
+            else if (moved.TryTake(lane, out var again))
+            {
+                Attempt(forward, requester, lane, remote, target, again, moved, cancellationToken);
+            }
+            else if (commands.Requests.TryRead(out var asked))
+            {
+                Attempt(forward, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
             }
             else if (_options.RequestCount == 0 || Interlocked.Increment(ref _autoSent) <= _options.RequestCount)
             {
-                if (Exchange(requester, asked: null, cancellationToken))
-                {
-                    Interlocked.Increment(ref _autoAnswered);
-                }
-
-                if (Interlocked.Increment(ref _autoFinished) == _options.RequestCount)
-                {
-                    LogDone(_options.RequestCount, Interlocked.Read(ref _autoAnswered));
-                }
-
-                Pause(_options.Interval, cancellationToken);
+                Attempt(forward, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
+                Pause(_options.Interval, moved, cancellationToken);
             }
             else
             {
-                Pause(IdlePoll, cancellationToken);
+                Pause(IdlePoll, moved, cancellationToken);
             }
         }
     }
 
-    // Waits in short slices, so that a request asked for from the dashboard does not wait out a long interval.
-    private void Pause(TimeSpan duration, CancellationToken cancellationToken)
+    // Waits in short slices, so that a request asked for from the dashboard, or moved from
+    // another lane, does not wait out a long interval.
+    private void Pause(TimeSpan duration, MovedRequests moved, CancellationToken cancellationToken)
     {
         var waited = Stopwatch.StartNew();
-        while (!commands.Requests.TryPeek(out _))
+        while (!commands.Requests.TryPeek(out _) && !moved.Any)
         {
             var left = duration - waited.Elapsed;
             if (left <= TimeSpan.Zero || cancellationToken.WaitHandle.WaitOne(left < IdlePoll ? left : IdlePoll))
@@ -94,29 +111,80 @@ public sealed partial class RequestLoop(
         }
     }
 
-    private bool Exchange(ZmqRequester requester, TaskCompletionSource<ZmqReply>? asked, CancellationToken cancellationToken)
+    private void Attempt(SelfHealingForward forward, ZmqRequester requester, int lane, TcpEndpoint replica, TargetWatch target, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
     {
-        var sequence = Interlocked.Increment(ref _nextSequence);
+        var sequence = request.Sequence;
+        request.Attempts++;
+        request.TriedLanes |= 1UL << lane;
         LogSending(sequence);
+        using var attempt = target.BeginAttempt(cancellationToken);
+        var sessions = forward.SessionCount;
         try
         {
-            var reply = requester.Send(_options.Message, sequence, cancellationToken);
+            var reply = requester.Send(_options.Message, sequence, attempt.Token);
             LogReply(sequence, reply.BodyText);
-            state.RequestSucceeded();
-            asked?.TrySetResult(reply);
-            return true;
+            health.RequestSucceeded();
+            request.Asked?.TrySetResult(reply);
+            Finished(request, answered: true);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            asked?.TrySetCanceled(cancellationToken);
-            return false;
+            request.Asked?.TrySetCanceled(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The bastion started refusing channels to this replica while another serves: the
+            // replica is gone, and the request moves now rather than after its timeout. Not an
+            // attempt against the budget: it was never going to be answered here.
+            request.Attempts--;
+            request.PinnedLane = -1;
+            LogMovedRefused(sequence, replica.ToString());
+            health.RequestMoved();
+            moved.Add(request);
+        }
+        catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries && (forward.SessionCount != sessions || !forward.IsUp))
+        {
+            // The SSH path failed under the attempt (the session was lost or is down), not the
+            // replica: resend to the same replica, whose reply cache answers if it did the work.
+            LogResent(sequence, replica.ToString(), _options.RequestTimeout.TotalSeconds, request.Attempts);
+            request.PinnedLane = lane;
+            moved.Add(request);
+        }
+        catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries)
+        {
+            // Lazy Pirate: the socket was replaced; the resend goes to a replica that has not tried it.
+            LogMoved(sequence, replica.ToString(), _options.RequestTimeout.TotalSeconds, request.Attempts, moved.Lanes > 1 ? "to another replica" : "again on a new socket");
+            request.PinnedLane = -1;
+            health.RequestMoved();
+            moved.Add(request);
         }
         catch (Exception ex) when (ex is ZmqRequestTimeoutException or ZmqProtocolException)
         {
-            LogNoReply(sequence, ex.Message);
-            state.RequestFailed(ex.Message);
-            asked?.TrySetException(ex);
-            return false;
+            var error = ex is ZmqRequestTimeoutException
+                ? new ZmqRequestTimeoutException(sequence, request.Attempts, _options.RequestTimeout, _options.CurveServerKey is null ? null : ZmqRequester.CurveHint)
+                : ex;
+            LogNoReply(sequence, error.Message);
+            health.RequestFailed(error.Message);
+            request.Asked?.TrySetException(error);
+            Finished(request, answered: false);
+        }
+    }
+
+    private void Finished(PendingRequest request, bool answered)
+    {
+        if (!request.Counted)
+        {
+            return;
+        }
+
+        if (answered)
+        {
+            Interlocked.Increment(ref _autoAnswered);
+        }
+
+        if (Interlocked.Increment(ref _autoFinished) == _options.RequestCount)
+        {
+            LogDone(_options.RequestCount, Interlocked.Read(ref _autoAnswered));
         }
     }
 
@@ -125,6 +193,15 @@ public sealed partial class RequestLoop(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Received reply {Sequence} [ {Reply} ]")]
     private partial void LogReply(long sequence, string reply);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: no reply from {Replica} within {TimeoutSeconds} s (attempt {Attempt}); sending it {Where}")]
+    private partial void LogMoved(long sequence, string replica, double timeoutSeconds, int attempt, string where);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: no reply from {Replica} within {TimeoutSeconds} s (attempt {Attempt}) while the SSH session was lost; sending it again to the same replica")]
+    private partial void LogResent(long sequence, string replica, double timeoutSeconds, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {Sequence}: the bastion refuses channels to {Replica} now; sending it to another replica")]
+    private partial void LogMovedRefused(long sequence, string replica);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Request {Sequence} failed: {Reason}")]
     private partial void LogNoReply(long sequence, string reason);

@@ -42,6 +42,18 @@ public sealed class TunnelSettings
     /// <summary>Gets or sets the time allowed to connect and log in to the bastion. Default: 10 seconds.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Gets or sets how often the bastion must answer a keep-alive probe (OpenSSH's
+    /// <c>ServerAliveInterval</c>; <see cref="SshTunnelOptions.ServerAliveInterval"/>); zero turns it off. Default: 1 second.
+    /// </summary>
+    public TimeSpan ServerAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets how many intervals a probe may go unanswered before the session is dropped and
+    /// the health check says Unhealthy (OpenSSH's <c>ServerAliveCountMax</c>). Default: 3.
+    /// </summary>
+    public int ServerAliveCountMax { get; set; } = 3;
+
     /// <summary>Gets or sets the first wait before logging in again after the bastion could not be reached. Default: 0.5 seconds.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
@@ -68,6 +80,8 @@ public sealed class TunnelSettings
         PrivateKeyPassphrase = PrivateKeyPassphrase,
         Password = Password,
         ConnectTimeout = ConnectTimeout,
+        ServerAliveInterval = ServerAliveInterval,
+        ServerAliveCountMax = ServerAliveCountMax,
     };
 
     /// <summary>Parses <see cref="RemoteEndpoint"/>: one endpoint per server replica, in the order given.</summary>
@@ -109,9 +123,9 @@ public sealed class TunnelSettings
                     _ => ex.Message,
                 });
             }
-            catch (ArgumentException ex) when (ex.ParamName == nameof(SshTunnelOptions.ConnectTimeout))
+            catch (ArgumentException ex) when (ex.ParamName is nameof(SshTunnelOptions.ConnectTimeout) or nameof(SshTunnelOptions.ServerAliveInterval) or nameof(SshTunnelOptions.ServerAliveCountMax))
             {
-                errors.Add($"Tunnel:ConnectTimeout: {ex.Message}");
+                errors.Add($"Tunnel:{ex.ParamName}: {ex.Message}");
             }
             catch (Exception ex) when (ex is FormatException or ArgumentException)
             {

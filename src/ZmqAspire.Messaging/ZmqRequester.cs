@@ -19,9 +19,12 @@ public sealed class ZmqRequester : IDisposable
 {
     private static readonly TimeSpan ReceiveSlice = TimeSpan.FromMilliseconds(100);
 
-    // A failed CURVE handshake is silent on both sides (no ZAP, no error command from NetMQ): say
-    // so, since it looks exactly like a server that is down.
-    private const string CurveHint =
+    /// <summary>
+    /// What a timeout with CURVE on may mean, added to <see cref="ZmqRequestTimeoutException"/>'s
+    /// message: a failed CURVE handshake is silent on both sides (no ZAP, no error command from
+    /// NetMQ), so it looks exactly like a server that is down.
+    /// </summary>
+    public const string CurveHint =
         "CURVE is on: a server whose key is not the configured CurveServerKey (or that does not use CURVE) drops the handshake without a word.";
     private readonly ZmqRequesterOptions _options;
     private readonly Uri _endpoint;

@@ -53,6 +53,15 @@ internal sealed class ConnectionGate
     /// <summary>Relays through <paramref name="ports"/> (one per target) from now on; parked connections go now.</summary>
     public void SessionUp(ForwardRoute[] ports) => Change(() => _ports = ports);
 
+    /// <summary>Tells whether the SSH server refused the last channel opened to <paramref name="target"/> (an outage, until one is confirmed).</summary>
+    public bool IsRefused(int target)
+    {
+        lock (_lock)
+        {
+            return _lanes[target].Refusals > 0;
+        }
+    }
+
     /// <summary>No session: connections accepted from now on are parked.</summary>
     public void SessionDown() => Change(() =>
     {

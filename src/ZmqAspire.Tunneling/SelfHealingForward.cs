@@ -15,9 +15,11 @@ namespace ZmqAspire.Tunneling;
 /// <remarks>
 /// <para>
 /// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
-/// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), or when opening a
-/// channel for a new connection times out (end-to-end liveness: a bastion that stopped
-/// answering, which SSH keep-alives alone do not reveal since SSH.NET's get no reply).
+/// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), when the server leaves a
+/// keep-alive probe unanswered (<see cref="SshTunnelOptions.ServerAliveInterval"/> ×
+/// <see cref="SshTunnelOptions.ServerAliveCountMax"/>, also while idle), or when opening a
+/// channel for a new connection times out (a bastion that stopped answering; SSH.NET's own
+/// keep-alives get no reply and so reveal nothing).
 /// </para>
 /// <para>
 /// During an outage connections are held, not closed at once (which NetMQ takes for a
@@ -135,6 +137,21 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     /// <summary>Gets a value indicating whether a session is up and connections are relayed.</summary>
     public bool IsUp => _current is { Session.IsConnected: true } current && current.Ports.All(p => p.Port.IsStarted);
+
+    /// <summary>
+    /// Tells whether the SSH server refuses channels to the target at <paramref name="index"/> in
+    /// <see cref="Remotes"/> now: it refused the last one opened (<see cref="ForwardFailed"/> was
+    /// raised for the outage) and has opened none since (<see cref="ForwardRecovered"/> not yet).
+    /// </summary>
+    /// <param name="index">The target's index in <see cref="Remotes"/>.</param>
+    /// <returns><see langword="true"/> while the target is refused.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not an index of <see cref="Remotes"/>.</exception>
+    public bool IsRefused(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Remotes.Count);
+        return _gate.IsRefused(index);
+    }
 
     /// <summary>Gets the error that stopped the forward for good, if any.</summary>
     public SshTunnelException? Fault { get; private set; }
@@ -301,6 +318,12 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 UseJitter = true,
                 Delay = _healing.ReconnectDelay,
                 MaxDelay = _healing.MaxReconnectDelay,
+                // An attempt that timed out has already waited ConnectTimeout: no backoff on top,
+                // so that a bastion that was frozen or cut off (and keeps half-open logins
+                // pending) is logged in to within a moment of its return, not up to
+                // MaxReconnectDelay later. Refusals and name errors, which come back at once, back off.
+                DelayGenerator = args => new ValueTask<TimeSpan?>(
+                    args.Outcome.Exception is SshServerUnreachableException { TimedOut: true } ? _healing.ReconnectDelay : null),
                 OnRetry = args =>
                 {
                     if (args.Outcome.Exception is SshServerUnreachableException error)
@@ -380,6 +403,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var outagesToReport = new System.Collections.Concurrent.ConcurrentQueue<int>();
         void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
+        void OnSilent(object? sender, TimeSpan silence) => lost.TrySetResult(
+            $"the SSH server answered no keep-alive probe for {silence.TotalSeconds:0.#} s (ServerAliveInterval {_options.ServerAliveInterval.TotalSeconds:0.###} s × ServerAliveCountMax {_options.ServerAliveCountMax})");
         void OnAnswered(bool confirmed)
         {
             // On SSH.NET's receive thread, before the refusal's own event (OnRefused) is raised.
@@ -426,6 +451,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
 
         session.ErrorOccurred += OnError;
+        session.ServerAliveTimedOut += OnSilent;
         session.ChannelOpenFailed += OnRefused;
         session.ChannelOpenAnswered += OnAnswered;
         ForwardRoute[] ports;
@@ -487,6 +513,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             _gate.SessionDown();
             Array.ForEach(ports, p => p.Failed -= OnRouteFailed);
             session.ErrorOccurred -= OnError;
+            session.ServerAliveTimedOut -= OnSilent;
             session.ChannelOpenFailed -= OnRefused;
             session.ChannelOpenAnswered -= OnAnswered;
         }

@@ -44,6 +44,29 @@ public sealed class SshTunnelOptions
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
+    /// Gets or sets how often the SSH server is asked to prove it is alive, as OpenSSH's
+    /// <c>ServerAliveInterval</c>: an <c>SSH_MSG_GLOBAL_REQUEST "keepalive@openssh.com"</c> with
+    /// want-reply (RFC 4254 section 4), which the server must answer (OpenSSH answers
+    /// <c>SSH_MSG_REQUEST_FAILURE</c> to a request it does not know, RFC 4254 section 4: any answer
+    /// is proof of life). Unlike <see cref="KeepAliveInterval"/> (<c>SSH_MSG_IGNORE</c>, never
+    /// answered), this notices a server that went silent, also while no request is in flight.
+    /// One probe is outstanding at a time, sent every interval while the last was answered. <see cref="TimeSpan.Zero"/> or
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the probe off. Default: 1 second (while idle
+    /// about 70 bytes/s of SSH packets to the server and 40 back, measured in docs/reliability.md).
+    /// </summary>
+    public TimeSpan ServerAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets how many <see cref="ServerAliveInterval"/>s the server may stay silent (no
+    /// answer to a probe, no channel data) with a probe outstanding before the session counts as
+    /// dead, as OpenSSH's <c>ServerAliveCountMax</c>: the session is then dropped
+    /// (<see cref="SshTunnelSession.IsConnected"/> turns false and
+    /// <see cref="SshTunnelSession.ServerAliveTimedOut"/> is raised) within a quarter interval of
+    /// interval × count of silence. At least 1. Default: 3 (3 seconds with the default interval).
+    /// </summary>
+    public int ServerAliveCountMax { get; set; } = 3;
+
+    /// <summary>
     /// Checks, without connecting, everything that does not depend on the server: the options
     /// are complete, a credential can be offered (the key in <see cref="PrivateKeyPath"/> loads
     /// with <see cref="PrivateKeyPassphrase"/>, or a password is set, or a default key loads),
@@ -78,6 +101,16 @@ public sealed class SshTunnelOptions
         if (ConnectTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException("SshTunnelOptions.ConnectTimeout must be positive.", nameof(ConnectTimeout));
+        }
+
+        if (ServerAliveInterval < TimeSpan.Zero && ServerAliveInterval != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException($"SshTunnelOptions.ServerAliveInterval must be positive, zero (off) or infinite (off) (was {ServerAliveInterval}).", nameof(ServerAliveInterval));
+        }
+
+        if (ServerAliveCountMax < 1)
+        {
+            throw new ArgumentException($"SshTunnelOptions.ServerAliveCountMax must be at least 1 (was {ServerAliveCountMax}).", nameof(ServerAliveCountMax));
         }
     }
 }

@@ -43,6 +43,14 @@ public sealed partial class SshTunnelSession
             // SSH.NET's string overload resolves the listen host here, on the client, and rejects
             // 0.0.0.0 ("all of the server's addresses"); an address is passed through as given.
             var port = new ForwardedPortRemote(Address(listen.Host), (uint)listen.Port, Address(target.Host), (uint)target.Port);
+            // Global replies answer requests in order: wait for an outstanding keep-alive probe's
+            // answer first, so that neither takes the other's (ServerAliveProbe).
+            if (!_globalRequests.Wait(_connectTimeout))
+            {
+                port.Dispose();
+                throw new SshForwardException(listen, $"the SSH server did not answer a keep-alive probe within {_connectTimeout.TotalSeconds:0.###} s");
+            }
+
             try
             {
                 _client.AddForwardedPort(port);
@@ -53,6 +61,10 @@ public sealed partial class SshTunnelSession
                 _client.RemoveForwardedPort(port);
                 port.Dispose();
                 throw new SshForwardException(listen, $"the SSH server refused to listen ({ex.Message})", ex);
+            }
+            finally
+            {
+                _globalRequests.Release();
             }
 
             var forward = new RemoteForward(this, port, new TcpEndpoint(listen.Host, checked((int)port.BoundPort)), target);
@@ -81,6 +93,9 @@ public sealed partial class SshTunnelSession
 
             forward.Relays?.Dispose();
 
+            // cancel-tcpip-forward is a global request too (see OpenRemoteForward); a probe left
+            // unanswered this long means the server is gone, and its listener with it.
+            var gated = _globalRequests.Wait(_connectTimeout);
             try
             {
                 port.Stop();
@@ -89,6 +104,13 @@ public sealed partial class SshTunnelSession
             catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException)
             {
                 // The session is already gone, and the server's listener with it.
+            }
+            finally
+            {
+                if (gated)
+                {
+                    _globalRequests.Release();
+                }
             }
 
             port.Dispose();

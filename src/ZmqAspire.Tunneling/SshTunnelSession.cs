@@ -25,6 +25,10 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private ChannelMux? _mux;
     private readonly Lock _gate = new();
     private readonly SerialEvents _events = new();
+    private readonly SemaphoreSlim _globalRequests = new(1, 1);
+    private ServerAliveProbe? _serverAlive;
+    private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
+    private volatile bool _serverSilent;
     private bool _disposed;
 
     private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint, QuickAck? quickAck)
@@ -45,6 +49,18 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// handler may dispose the session.
     /// </summary>
     public event EventHandler<Exception>? ErrorOccurred;
+
+    /// <summary>
+    /// Raised once when the server left a keep-alive probe unanswered for
+    /// <see cref="SshTunnelOptions.ServerAliveInterval"/> × <see cref="SshTunnelOptions.ServerAliveCountMax"/>
+    /// (a frozen bastion, a path that drops packets), with the silence measured;
+    /// <see cref="IsConnected"/> is false from then on. Raised on a thread-pool thread, like
+    /// <see cref="ErrorOccurred"/>: the handler may dispose the session.
+    /// </summary>
+    public event EventHandler<TimeSpan>? ServerAliveTimedOut;
+
+    /// <summary>Gets the keep-alive probe (null when off or unavailable), for tests and the benchmark.</summary>
+    internal ServerAliveProbe? ServerAlive => _serverAlive;
 
     /// <summary>
     /// Raised synchronously on SSH.NET's receive thread when the server answers a channel open
@@ -89,7 +105,8 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     internal bool SocketMadeBlocking { get; private init; }
 
     /// <summary>Gets a value indicating whether the SSH connection is up.</summary>
-    public bool IsConnected => !_disposed && _client.IsConnected;
+    /// <remarks>False once the server stopped answering keep-alive probes (<see cref="ServerAliveTimedOut"/>), though the TCP connection may still be open.</remarks>
+    public bool IsConnected => !_disposed && !_serverSilent && _client.IsConnected;
 
     /// <summary>Gets the forwards open on this session.</summary>
     public IReadOnlyList<LocalForward> Forwards
@@ -172,6 +189,12 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
+            session._connectTimeout = options.ConnectTimeout;
+            session._serverAlive = ServerAliveProbe.TryStart(client, session._globalRequests, options.ServerAliveInterval, options.ServerAliveCountMax, silence =>
+            {
+                session._serverSilent = true;
+                session._events.Post(() => session.ServerAliveTimedOut?.Invoke(session, silence));
+            });
             // Every answer to a channel open, ours or SSH.NET's, feeds ChannelOpenAnswered (the
             // self-healing forward's outage gate) on the receive thread. These handlers go first,
             // so the gate has counted an answer before our channel's refusal (ChannelMux) is told.
@@ -328,6 +351,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             _disposed = true;
         }
 
+        _serverAlive?.Dispose();
         _mux?.Dispose();
         try
         {

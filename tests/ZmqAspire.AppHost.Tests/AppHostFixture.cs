@@ -28,6 +28,12 @@ public class AppHostFixture : IAsyncLifetime
     /// <summary>Gets more AppHost arguments, for fixtures that run another configuration (later values win).</summary>
     protected virtual IEnumerable<string> ExtraArguments => [];
 
+    /// <summary>Changes the application model before it is built (for example a resource's environment), for fixtures that need more than arguments.</summary>
+    /// <param name="builder">The AppHost's builder.</param>
+    protected virtual void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+    }
+
     /// <summary>Gets the names of the REP server resources the configuration runs.</summary>
     public virtual IReadOnlyList<string> Servers => ["server"];
 
@@ -41,6 +47,7 @@ public class AppHostFixture : IAsyncLifetime
             $"--ZmqAspire:RequestCount={RequestCount}",
             .. ExtraArguments,
         ]);
+        Configure(builder);
         _app = await builder.BuildAsync();
         using var cts = new CancellationTokenSource(StartTimeout);
         await _app.StartAsync(cts.Token);

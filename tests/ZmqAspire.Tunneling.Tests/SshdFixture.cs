@@ -230,6 +230,9 @@ public class SshdFixture : IDisposable
     /// <summary>Gets the last lines of sshd's log and console output, for assertion messages.</summary>
     public string LogTail(int lines = 30) => _sshd.Tail(lines);
 
+    /// <summary>Gets the id of the listening sshd process (0 when it is not running).</summary>
+    public int ListenerPid => _sshd.Pid;
+
     /// <summary>Gets the ids of the processes sshd forked for its connections (one or two per session).</summary>
     public IReadOnlyList<int> SessionProcesses()
     {

@@ -1,0 +1,62 @@
+using ZmqAspire.Tunneling;
+
+namespace ZmqAspire.Client;
+
+/// <summary>
+/// One lane's view of its target (server replica) through the forward: whether the bastion
+/// refuses channels to it now, and a cancellation for the attempt in flight when it starts to.
+/// </summary>
+/// <remarks>
+/// A refused target is a replica that is gone (stopped, killed, its name no longer resolving):
+/// the request it held will not be answered, so it moves at once rather than after the request
+/// timeout. A replica that is frozen (docker pause) is not refused; its request moves on the timeout.
+/// </remarks>
+internal sealed class TargetWatch : IDisposable
+{
+    private readonly SelfHealingForward _forward;
+    private readonly int _lane;
+    private CancellationTokenSource? _attempt;
+
+    public TargetWatch(SelfHealingForward forward, int lane)
+    {
+        _forward = forward;
+        _lane = lane;
+        _forward.ForwardFailed += OnForwardFailed;
+    }
+
+    /// <summary>Gets a value indicating whether the bastion refuses channels to this lane's target now.</summary>
+    public bool Refused => _forward.IsRefused(_lane);
+
+    /// <summary>Gets a value indicating whether some other lane's target is not refused (somewhere else to send work).</summary>
+    public bool OthersServe => Enumerable.Range(0, _forward.Remotes.Count).Any(i => i != _lane && !_forward.IsRefused(i));
+
+    /// <summary>Starts an attempt: its token is cancelled on shutdown, or when the target starts being refused while another serves.</summary>
+    /// <param name="stopping">The lane's shutdown token.</param>
+    /// <returns>The attempt's cancellation; dispose it after the attempt.</returns>
+    public CancellationTokenSource BeginAttempt(CancellationToken stopping)
+    {
+        var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        Volatile.Write(ref _attempt, attempt);
+        return attempt;
+    }
+
+    public void Dispose() => _forward.ForwardFailed -= OnForwardFailed;
+
+    // On the forward's event thread, after its gate counted the refusal.
+    private void OnForwardFailed(object? sender, SshForwardException e)
+    {
+        if (e.Remote != _forward.Remotes[_lane] || !Refused || !OthersServe)
+        {
+            return;
+        }
+
+        try
+        {
+            Volatile.Read(ref _attempt)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That attempt is over.
+        }
+    }
+}
