@@ -21,17 +21,17 @@ public sealed class SampleCheck(DocsSshd sshd, string repositoryRoot)
     /// </summary>
     public IReadOnlyList<(string Placeholder, string Value)> Placeholders =>
     [
-        ("tunnel@bastion.example:22", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
-        ("tunnel@bastion-host:2222", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
-        ("tunnel@127.0.0.1:2222", $"{DocsSshd.User}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
-        ("tunnel@bastion.example", $"{DocsSshd.User}@127.0.0.1"),
-        ("tunnel@bastion-host", $"{DocsSshd.User}@127.0.0.1"),
+        ("tunnel@bastion.example:22", $"{DocsSshd.UserName}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
+        ("tunnel@bastion-host:2222", $"{DocsSshd.UserName}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
+        ("tunnel@127.0.0.1:2222", $"{DocsSshd.UserName}@127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
+        ("tunnel@bastion.example", $"{DocsSshd.UserName}@127.0.0.1"),
+        ("tunnel@bastion-host", $"{DocsSshd.UserName}@127.0.0.1"),
         ("-p 2222", $"-p {sshd.Port.ToString(CultureInfo.InvariantCulture)}"),
         ("SHA256:nsfxU0bT/zhn88YlHc1InfpOGl29+e+mhZw+w8jwgfo", sshd.HostKeyFingerprint),
-        ("/home/me/.ssh/id_ed25519", sshd.KeyPath),
-        ("/path/to/client_ed25519_key", sshd.KeyPath),
-        ("~/.zmqaspire/keys/client_ed25519_key", sshd.KeyPath),
-        ("/home/me/.ssh/known_hosts", sshd.KnownHostsPath),
+        ("/home/me/.ssh/id_ed25519", sshd.ClientKeyPath),
+        ("/path/to/client_ed25519_key", sshd.ClientKeyPath),
+        ("~/.zmqaspire/keys/client_ed25519_key", sshd.ClientKeyPath),
+        ("/home/me/.ssh/known_hosts", sshd.ClientKnownHostsPath),
     ];
 
     /// <summary>Checks one block.</summary>

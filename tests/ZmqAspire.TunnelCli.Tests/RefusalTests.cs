@@ -41,7 +41,7 @@ public sealed class RefusalTests(CliSshdFixture sshd)
         using var server = ReplyServer.Start();
         var run = await TunnelProcess.RunAsync([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.UnauthorizedKeyPath], Generous);
         Assert.True(run.Process.ExitCode == 77, run.Describe);
-        Assert.Contains($"SSH login as '{CliSshdFixture.User}' on 127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)} was refused (tried: publickey", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains($"SSH login as '{CliSshdFixture.UserName}' on 127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)} was refused (tried: publickey", run.StandardError, StringComparison.Ordinal);
         Assert.Contains(sshd.UnauthorizedKeyPath, run.StandardError, StringComparison.Ordinal); // the key it offered is named
     }
 
@@ -85,7 +85,7 @@ public sealed class RefusalTests(CliSshdFixture sshd)
     {
         using var server = ReplyServer.Start();
         var nothing = LoopbackPort.Free();
-        var bastion = string.Create(CultureInfo.InvariantCulture, $"{CliSshdFixture.User}@127.0.0.1:{nothing}");
+        var bastion = string.Create(CultureInfo.InvariantCulture, $"{CliSshdFixture.UserName}@127.0.0.1:{nothing}");
         var run = await TunnelProcess.RunAsync([bastion, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath], Generous);
         Assert.True(run.Process.ExitCode == 69, run.Describe);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"SSH server 127.0.0.1:{nothing} is unreachable"), run.StandardError, StringComparison.Ordinal);
