@@ -25,4 +25,25 @@ internal static class Docker
 
         return await stdout;
     }
+
+    /// <summary>
+    /// <c>docker pause</c>, tried again when the kernel could not freeze the container's cgroup
+    /// in time ("unable to freeze"), which happens on a loaded machine: the fault under test is a
+    /// frozen container, so the test needs the freeze, not the first attempt.
+    /// </summary>
+    public static async Task PauseAsync(string container)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await RunAsync("pause", container);
+                return;
+            }
+            catch (InvalidOperationException ex) when (attempt < 5 && ex.Message.Contains("unable to freeze", StringComparison.Ordinal))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200));
+            }
+        }
+    }
 }
