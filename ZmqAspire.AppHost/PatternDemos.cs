@@ -19,7 +19,7 @@ internal static class PatternDemos
             .WithIconName("Broadcast");
         builder.AddProject<Projects.ZmqAspire_PatternDemo>("subscriber", launchProfileName: null)
             .WithEnvironment("Demo__Mode", "Subscriber")
-            .WithZmqServerTunnel(bastion, publisher)
+            .WithZmqServerTunnel(bastion, [publisher], connectionName: "server")
             .WithIconName("Rss");
 
         var puller = builder.AddZmqContainer("puller", context, dockerfile, port: 5558)
@@ -28,7 +28,7 @@ internal static class PatternDemos
             .WithIconName("ArrowDownload");
         builder.AddProject<Projects.ZmqAspire_PatternDemo>("pusher", launchProfileName: null)
             .WithEnvironment("Demo__Mode", "Pusher")
-            .WithZmqServerTunnel(bastion, puller)
+            .WithZmqServerTunnel(bastion, [puller], connectionName: "server")
             .WithIconName("ArrowUpload");
     }
 }

@@ -28,7 +28,6 @@ public static class ZmqServerTunnel
         ArgumentNullException.ThrowIfNull(servers);
         ArgumentOutOfRangeException.ThrowIfZero(servers.Count);
         client.WithSshTunnel(bastion, [.. servers.Select(s => s.Resource.ForwardTarget)], connectionName ?? servers[0].Resource.Name, password);
-        client.WithLegacyTunnelVariables(bastion, servers, password);
         // Read when the client starts, so WithCurve may come before or after this call.
         client.WithEnvironment(context =>
         {
@@ -59,26 +58,4 @@ public static class ZmqServerTunnel
         this IResourceBuilder<T> client, IResourceBuilder<SshBastionResource> bastion, IResourceBuilder<ZmqServerResource> server)
         where T : IResourceWithEnvironment, IResourceWithWaitSupport =>
         client.WithZmqServerTunnel(bastion, [server]);
-
-    // Until the client uses the ZmqAspire.SshTunnel client integration (which reads
-    // ConnectionStrings__<name>), the client and the pattern demo read these Tunnel__* variables
-    // (src/ZmqAspire.Client/TunnelSettings.cs). Same values as the connection string; delete
-    // this method when they are converted.
-    private static void WithLegacyTunnelVariables<T>(
-        this IResourceBuilder<T> client,
-        IResourceBuilder<SshBastionResource> bastion,
-        IReadOnlyList<IResourceBuilder<ZmqServerResource>> servers,
-        IResourceBuilder<ParameterResource>? password)
-        where T : IResourceWithEnvironment
-    {
-        var ssh = bastion.Resource.SshEndpoint;
-        client
-            .WithEnvironment("Tunnel__SshServer", ReferenceExpression.Create(
-                $"{bastion.Resource.UserName}@{ssh.Property(EndpointProperty.Host)}:{ssh.Property(EndpointProperty.Port)}"))
-            .WithEnvironment("Tunnel__HostKeyFingerprint", bastion.Resource.HostKeyFingerprint)
-            .WithEnvironment("Tunnel__RemoteEndpoint", string.Join(',', servers.Select(s => $"tcp://{s.Resource.Name}:{s.Resource.Port}")));
-        _ = password is null
-            ? client.WithEnvironment("Tunnel__PrivateKeyPath", bastion.Resource.ClientPrivateKeyPath)
-            : client.WithEnvironment("Tunnel__Password", password);
-    }
 }

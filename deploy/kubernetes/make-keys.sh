@@ -13,6 +13,6 @@ dir="${1:-$here/keys}"
 # The client runs as uid 10001 with fsGroup 10001 and reads the key from the Secret, which gets
 # its own owner and mode (client.yaml): the file's here only need to be readable by kubectl.
 pin="$(sed -n 's/^ZMQASPIRE_HOST_KEY_FINGERPRINT=//p' "$dir/compose.env")"
-printf 'Tunnel__HostKeyFingerprint=%s\n' "$pin" > "$dir/host-key-pin.env"
+printf 'ZMQASPIRE_HOST_KEY_FINGERPRINT=%s\n' "$pin" > "$dir/host-key-pin.env"
 echo "keys in $dir (host key $pin)"
 echo "next: kubectl apply -k $here"

@@ -7,8 +7,10 @@ using ZmqAspire.Tunneling;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 
-builder.Services.AddOptions<TunnelSettings>().BindConfiguration(TunnelSettings.Section).ValidateOnStart();
-builder.Services.AddSingleton<IValidateOptions<TunnelSettings>, TunnelSettings.Validator>();
+// The tunnel to the server (ConnectionStrings:server, set by the AppHost's WithReference or the
+// deployment): its health check (ZmqAspire.SshTunnel_server) reports the session, the forward and
+// the requests this client reports to it (tunnel.Health).
+builder.AddSshTunnel("server");
 builder.Services.AddOptions<RequestClientOptions>().BindConfiguration(RequestClientOptions.Section)
     .Validate(o => o.CurveServerKey is null || CurveSecurity.IsPublicKey(o.CurveServerKey), "Client:CurveServerKey is not a CURVE public key (40 characters of Z85).")
     // Removed, not ignored: whoever set it expects heartbeats it would no longer get.
@@ -16,10 +18,9 @@ builder.Services.AddOptions<RequestClientOptions>().BindConfiguration(RequestCli
         (_, config) => config["Client:HeartbeatInterval"] is null,
         "Client:HeartbeatInterval was removed: ZMTP heartbeats drop a REQ socket's connection with NetMQ 4.0.4.5 (docs/reliability.md); unset it.")
     .ValidateOnStart();
-builder.Services.AddSingleton<TunnelHealth>(_ => new TunnelHealth());
+builder.Services.AddSingleton(services => services.GetRequiredService<SshTunnel>().Health);
 builder.Services.AddSingleton<ClientCommands>();
 builder.Services.AddSingleton<RequestLoop>();
-builder.Services.AddHealthChecks().AddCheck<TunnelHealth>("ssh-tunnel");
 builder.Services.AddHostedService<RequestClient>();
 
 // The request log: one entry per request from HTTP logging, which health probes opt out of by

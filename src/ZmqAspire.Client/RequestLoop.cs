@@ -37,15 +37,15 @@ public sealed partial class RequestLoop(
     private long _autoAnswered;
 
     /// <summary>Runs one lane until <paramref name="cancellationToken"/> is cancelled (shutdown, or the tunnel gave up), across reconnects of the SSH session.</summary>
-    /// <param name="forward">The forward; its local ports stay the same across sessions.</param>
-    /// <param name="lane">Which of the forward's ports (server replicas) this lane uses.</param>
-    /// <param name="bastion">The SSH server (recorded on spans as the tunnel hop).</param>
+    /// <param name="tunnel">The tunnel; its local endpoints stay the same across sessions.</param>
+    /// <param name="lane">Which of the tunnel's local endpoints (server replicas) this lane uses.</param>
     /// <param name="cancellationToken">Stops the lane.</param>
-    public void Run(SelfHealingForward forward, int lane, SshServerAddress bastion, CancellationToken cancellationToken)
+    public void Run(SshTunnel tunnel, int lane, CancellationToken cancellationToken)
     {
-        var moved = LazyInitializer.EnsureInitialized(ref _moved, () => new MovedRequests(forward.Remotes.Count));
-        var local = forward.LocalEndpoints[lane];
-        var remote = forward.Remotes[lane];
+        var moved = LazyInitializer.EnsureInitialized(ref _moved, () => new MovedRequests(tunnel.RemoteEndpoints.Count));
+        var local = tunnel.LocalEndpoints[lane];
+        var remote = tunnel.RemoteEndpoints[lane];
+        var bastion = tunnel.Server;
         var requesterOptions = new ZmqRequesterOptions
         {
             Endpoint = local.ToString(),
@@ -66,27 +66,27 @@ public sealed partial class RequestLoop(
             },
         };
         using var requester = new ZmqRequester(requesterOptions);
-        using var target = new TargetWatch(forward, lane);
+        using var target = new TargetWatch(tunnel, lane);
         while (!cancellationToken.IsCancellationRequested)
         {
             if (target.Refused && target.OthersServe)
             {
                 // The bastion refuses channels to this replica (it is gone): leave the work to the
-                // others. The socket keeps reconnecting, so its return is noticed (ForwardRecovered).
+                // others. The socket keeps reconnecting, so its return is noticed (the tunnel's RefusedTargets).
                 moved.Unpin(lane);
                 cancellationToken.WaitHandle.WaitOne(IdlePoll);
             }
             else if (moved.TryTake(lane, out var again))
             {
-                Attempt(forward, requester, lane, remote, target, again, moved, cancellationToken);
+                Attempt(tunnel, requester, lane, remote, target, again, moved, cancellationToken);
             }
             else if (commands.Requests.TryRead(out var asked))
             {
-                Attempt(forward, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
+                Attempt(tunnel, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), asked, Counted: false), moved, cancellationToken);
             }
             else if (_options.RequestCount == 0 || Interlocked.Increment(ref _autoSent) <= _options.RequestCount)
             {
-                Attempt(forward, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
+                Attempt(tunnel, requester, lane, remote, target, new PendingRequest(Interlocked.Increment(ref _nextSequence), null, Counted: true), moved, cancellationToken);
                 Pause(_options.Interval, moved, cancellationToken);
             }
             else
@@ -111,14 +111,14 @@ public sealed partial class RequestLoop(
         }
     }
 
-    private void Attempt(SelfHealingForward forward, ZmqRequester requester, int lane, TcpEndpoint replica, TargetWatch target, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
+    private void Attempt(SshTunnel tunnel, ZmqRequester requester, int lane, TcpEndpoint replica, TargetWatch target, PendingRequest request, MovedRequests moved, CancellationToken cancellationToken)
     {
         var sequence = request.Sequence;
         request.Attempts++;
         request.TriedLanes |= 1UL << lane;
         LogSending(sequence);
         using var attempt = target.BeginAttempt(cancellationToken);
-        var sessions = forward.SessionCount;
+        var sessions = tunnel.SessionCount;
         try
         {
             var reply = requester.Send(_options.Message, sequence, attempt.Token);
@@ -142,7 +142,7 @@ public sealed partial class RequestLoop(
             health.RequestMoved();
             moved.Add(request);
         }
-        catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries && (forward.SessionCount != sessions || !forward.IsUp))
+        catch (ZmqRequestTimeoutException) when (request.Attempts <= _options.MaxRetries && (tunnel.SessionCount != sessions || !tunnel.IsUp))
         {
             // The SSH path failed under the attempt (the session was lost or is down), not the
             // replica: resend to the same replica, whose reply cache answers if it did the work.

@@ -3,7 +3,7 @@ using ZmqAspire.Tunneling;
 namespace ZmqAspire.Client;
 
 /// <summary>
-/// One lane's view of its target (server replica) through the forward: whether the bastion
+/// One lane's view of its target (server replica) through the tunnel: whether the bastion
 /// refuses channels to it now, and a cancellation for the attempt in flight when it starts to.
 /// </summary>
 /// <remarks>
@@ -13,22 +13,22 @@ namespace ZmqAspire.Client;
 /// </remarks>
 internal sealed class TargetWatch : IDisposable
 {
-    private readonly SelfHealingForward _forward;
+    private readonly SshTunnel _tunnel;
     private readonly int _lane;
     private CancellationTokenSource? _attempt;
 
-    public TargetWatch(SelfHealingForward forward, int lane)
+    public TargetWatch(SshTunnel tunnel, int lane)
     {
-        _forward = forward;
+        _tunnel = tunnel;
         _lane = lane;
-        _forward.ForwardFailed += OnForwardFailed;
+        _tunnel.StateChanged += OnStateChanged;
     }
 
     /// <summary>Gets a value indicating whether the bastion refuses channels to this lane's target now.</summary>
-    public bool Refused => _forward.IsRefused(_lane);
+    public bool Refused => _tunnel.IsRefused(_lane);
 
     /// <summary>Gets a value indicating whether some other lane's target is not refused (somewhere else to send work).</summary>
-    public bool OthersServe => Enumerable.Range(0, _forward.Remotes.Count).Any(i => i != _lane && !_forward.IsRefused(i));
+    public bool OthersServe => Enumerable.Range(0, _tunnel.RemoteEndpoints.Count).Any(i => i != _lane && !_tunnel.IsRefused(i));
 
     /// <summary>Starts an attempt: its token is cancelled on shutdown, or when the target starts being refused while another serves.</summary>
     /// <param name="stopping">The lane's shutdown token.</param>
@@ -40,12 +40,12 @@ internal sealed class TargetWatch : IDisposable
         return attempt;
     }
 
-    public void Dispose() => _forward.ForwardFailed -= OnForwardFailed;
+    public void Dispose() => _tunnel.StateChanged -= OnStateChanged;
 
-    // On the forward's event thread, after its gate counted the refusal.
-    private void OnForwardFailed(object? sender, SshForwardException e)
+    // On the tunnel's event thread; a refusal is reported after the forward counted it (IsRefused is true).
+    private void OnStateChanged(object? sender, SshTunnelState state)
     {
-        if (e.Remote != _forward.Remotes[_lane] || !Refused || !OthersServe)
+        if (!state.RefusedTargets.Contains(_tunnel.RemoteEndpoints[_lane]) || !Refused || !OthersServe)
         {
             return;
         }

@@ -18,13 +18,17 @@ public enum DemoMode
 
 /// <summary>
 /// Settings of a demo peer, bound from the <c>Demo</c> section (environment <c>Demo__Mode</c>, ...).
-/// A connecting peer reaches its target through an SSH local forward when <c>Tunnel__SshServer</c>
-/// is set (the AppHost sets the <c>Tunnel</c> section), else it connects to <see cref="Connect"/> directly.
+/// A connecting peer reaches its target through the SSH tunnel <c>AddSshTunnel("server")</c> keeps
+/// up when <c>ConnectionStrings__server</c> is set (the AppHost's WithZmqServerTunnel sets it),
+/// else it connects to <see cref="Connect"/> directly.
 /// </summary>
 public sealed class DemoOptions
 {
     /// <summary>The configuration section name.</summary>
     public const string Section = "Demo";
+
+    /// <summary>The connection name of the tunnel (<c>ConnectionStrings:server</c>).</summary>
+    public const string TunnelName = "server";
 
     /// <summary>Gets or sets the mode. Default: <see cref="DemoMode.Publisher"/>.</summary>
     public DemoMode Mode { get; set; }

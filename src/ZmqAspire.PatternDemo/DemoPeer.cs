@@ -3,9 +3,6 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using NetMQ;
 using NetMQ.Sockets;
-using Polly;
-using Polly.Retry;
-using ZmqAspire.Client;
 using ZmqAspire.Messaging;
 using ZmqAspire.Tunneling;
 
@@ -13,14 +10,15 @@ namespace ZmqAspire.PatternDemo;
 
 /// <summary>
 /// One demo peer: a publisher or puller that binds <c>tcp://*:Port</c> (behind the bastion), or
-/// a subscriber or pusher that connects, through an SSH local forward when the <c>Tunnel</c>
-/// section names a bastion (logging in again after the session is lost). Each message is
+/// a subscriber or pusher that connects, through the <see cref="SshTunnel"/> of
+/// <c>AddSshTunnel("server")</c> when there is one (its local port stays across SSH reconnects, so
+/// the socket connects once and NetMQ reconnects it). Each message is
 /// <c>[topic,] ZQA1 header, body</c>: the header carries the sequence number and the producer
 /// span's trace context (docs/wire-format.md).
 /// </summary>
 public sealed partial class DemoPeer(
     IOptions<DemoOptions> options,
-    IConfiguration configuration,
+    IServiceProvider services,
     IHostApplicationLifetime lifetime,
     ILogger<DemoPeer> logger) : BackgroundService
 {
@@ -31,59 +29,40 @@ public sealed partial class DemoPeer(
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var tunnel = configuration.GetSection(TunnelSettings.Section).Get<TunnelSettings>();
         if (_options.Mode is DemoMode.Publisher or DemoMode.Puller)
         {
-            await OnOwnThread(() => Run($"tcp://*:{_options.Port}", bind: true, tunnelTarget: null, alive: () => true, stoppingToken));
+            await OnOwnThread(() => Run($"tcp://*:{_options.Port}", bind: true, tunnelTarget: null, stoppingToken));
             return;
         }
 
-        if (string.IsNullOrWhiteSpace(tunnel?.SshServer))
+        if (services.GetService<SshTunnel>() is not { } tunnel)
         {
-            var endpoint = _options.Connect ?? throw new InvalidOperationException("Set Demo:Connect (tcp://host:port) or the Tunnel section.");
-            await OnOwnThread(() => Run(endpoint, bind: false, tunnelTarget: null, alive: () => true, stoppingToken));
+            var endpoint = _options.Connect ?? throw new InvalidOperationException("Set Demo:Connect (tcp://host:port) or ConnectionStrings:server.");
+            await OnOwnThread(() => Run(endpoint, bind: false, tunnelTarget: null, stoppingToken));
             return;
         }
 
-        var sshOptions = tunnel.ToSshTunnelOptions();
-        var remote = TcpEndpoint.ParseTarget(tunnel.RemoteEndpoint);
-        while (!stoppingToken.IsCancellationRequested)
+        // The bastion may still be starting: the tunnel logs in with backoff until it answers.
+        try
         {
-            using var session = await ConnectAsync(sshOptions, stoppingToken);
-            using var forward = session.OpenLocalForward(remote);
-            LogTunnelUp(session.Server.ToString(), forward.LocalEndpoint.ToString(), remote.ToString());
-            await OnOwnThread(() => Run(forward.LocalEndpoint.ToString(), bind: false, $"{remote.Host}:{remote.Port}", () => session.IsConnected, stoppingToken));
-            if (!stoppingToken.IsCancellationRequested)
-            {
-                LogTunnelLost();
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
-            }
+            await tunnel.WaitUntilUpAsync(Timeout.InfiniteTimeSpan, stoppingToken);
         }
+        catch (SshTunnelException)
+        {
+            // Given up (host key, credential): the tunnel logged why; nothing to connect to.
+            return;
+        }
+
+        var remote = tunnel.RemoteEndpoints[0];
+        await OnOwnThread(() => Run(tunnel.LocalEndpoint.ToString(), bind: false, $"{remote.Host}:{remote.Port}", stoppingToken));
     }
 
     // NetMQ sockets belong to one thread.
     private static Task OnOwnThread(Action run) =>
         Task.Factory.StartNew(run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private async Task<SshTunnelSession> ConnectAsync(SshTunnelOptions sshOptions, CancellationToken cancellationToken)
-    {
-        // The bastion may still be starting: retry while it is unreachable, with backoff and jitter.
-        var pipeline = new ResiliencePipelineBuilder<SshTunnelSession>()
-            .AddRetry(new RetryStrategyOptions<SshTunnelSession>
-            {
-                ShouldHandle = new PredicateBuilder<SshTunnelSession>().Handle<SshServerUnreachableException>(),
-                MaxRetryAttempts = int.MaxValue,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(500),
-                MaxDelay = TimeSpan.FromSeconds(5),
-            })
-            .Build();
-        return await pipeline.ExecuteAsync(async ct => await SshTunnelSession.ConnectAsync(sshOptions, ct), cancellationToken);
-    }
-
-    /// <summary>Runs the mode's socket on <paramref name="endpoint"/> until stopped or <paramref name="alive"/> turns false.</summary>
-    private void Run(string endpoint, bool bind, string? tunnelTarget, Func<bool> alive, CancellationToken cancellationToken)
+    /// <summary>Runs the mode's socket on <paramref name="endpoint"/> until stopped.</summary>
+    private void Run(string endpoint, bool bind, string? tunnelTarget, CancellationToken cancellationToken)
     {
         using NetMQSocket socket = _options.Mode switch
         {
@@ -116,21 +95,21 @@ public sealed partial class DemoPeer(
         {
             case SubscriberSocket sub:
                 sub.Subscribe(_options.Topic);
-                Consume(sub, hasTopic: true, destination, socketType, tunnelTarget, alive, cancellationToken);
+                Consume(sub, hasTopic: true, destination, socketType, tunnelTarget, cancellationToken);
                 break;
             case PullSocket pull:
-                Consume(pull, hasTopic: false, destination, socketType, tunnelTarget, alive, cancellationToken);
+                Consume(pull, hasTopic: false, destination, socketType, tunnelTarget, cancellationToken);
                 break;
             default:
-                Produce(socket, socket is PublisherSocket ? _options.Topic : null, destination, socketType, tunnelTarget, alive, cancellationToken);
+                Produce(socket, socket is PublisherSocket ? _options.Topic : null, destination, socketType, tunnelTarget, cancellationToken);
                 break;
         }
     }
 
-    private void Produce(NetMQSocket socket, string? topic, string destination, string socketType, string? tunnelTarget, Func<bool> alive, CancellationToken cancellationToken)
+    private void Produce(NetMQSocket socket, string? topic, string destination, string socketType, string? tunnelTarget, CancellationToken cancellationToken)
     {
         var word = topic is null ? "job" : "tick";
-        while (!cancellationToken.IsCancellationRequested && alive())
+        while (!cancellationToken.IsCancellationRequested)
         {
             var sequence = _nextSequence;
             if (_options.Count > 0 && sequence >= _options.Count)
@@ -164,10 +143,10 @@ public sealed partial class DemoPeer(
         }
     }
 
-    private void Consume(NetMQSocket socket, bool hasTopic, string destination, string socketType, string? tunnelTarget, Func<bool> alive, CancellationToken cancellationToken)
+    private void Consume(NetMQSocket socket, bool hasTopic, string destination, string socketType, string? tunnelTarget, CancellationToken cancellationToken)
     {
         var message = new NetMQMessage();
-        while (!cancellationToken.IsCancellationRequested && alive())
+        while (!cancellationToken.IsCancellationRequested)
         {
             if (!socket.TryReceiveMultipartMessage(ReceiveSlice, ref message))
             {
@@ -222,12 +201,6 @@ public sealed partial class DemoPeer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Mode} {How} {Endpoint}")]
     private partial void LogStarted(string mode, string how, string endpoint);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel up: {Server}, {Local} -> {Remote}")]
-    private partial void LogTunnelUp(string server, string local, string remote);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "SSH session lost; connecting again")]
-    private partial void LogTunnelLost();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sent {Word} {Sequence} to {Destination}")]
     private partial void LogSent(string word, long sequence, string destination);

@@ -23,7 +23,6 @@ public sealed partial class SshTunnel : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly object _lock = new();
-    private readonly HashSet<TcpEndpoint> _refused = [];
     private SshTunnelState _state;
     private string? _lastRetryReason;
     private int _disposed;
@@ -38,6 +37,8 @@ public sealed partial class SshTunnel : IAsyncDisposable
         _time = time;
         _state = new(SshTunnelStatus.Connecting, $"logging in to {Server}", time.GetUtcNow());
         _forward = SelfHealingForward.Start(plan.Options, plan.Remotes, plan.Healing, ct => ConnectOnceAsync(plan.Options, ct));
+        Health = new TunnelHealth(time);
+        Health.Attach(_forward);
         LogStarted(Name, string.Join(", ", LocalEndpoints), string.Join(", ", RemoteEndpoints), Server.ToString());
         _forward.Connected += (_, session) => OnConnected(session);
         _forward.Disconnected += (_, reason) => OnDisconnected(reason);
@@ -50,12 +51,38 @@ public sealed partial class SshTunnel : IAsyncDisposable
         if (_forward.Fault is { } fault)
         {
             OnFaulted(fault);
+            Health.Down(fault.Message);
         }
         else if (_forward.Session is { } session && _forward.IsUp)
         {
             OnConnected(session);
+            Health.Connected(session, _forward);
         }
     }
+
+    /// <summary>
+    /// Gets what the tunnel's health check reports (<see cref="HealthCheckName"/>): the session and
+    /// the forward now, and the requests sent through the tunnel as the service reports them with
+    /// <see cref="TunnelHealth.RequestSucceeded"/> / <see cref="TunnelHealth.RequestFailed"/> /
+    /// <see cref="TunnelHealth.RequestMoved"/> (Degraded only while requests fail now).
+    /// </summary>
+    public TunnelHealth Health { get; }
+
+    /// <summary>Gets how many SSH sessions have been up so far, polled from the forward (1 after the first login; each reconnect adds one).</summary>
+    public int SessionCount => _forward.SessionCount;
+
+    /// <summary>Gets the error that stopped the tunnel for good, if any (<see cref="SshTunnelStatus.Faulted"/>).</summary>
+    public SshTunnelException? Fault => _forward.Fault;
+
+    /// <summary>
+    /// Tells whether the bastion refuses channels to the remote endpoint at <paramref name="index"/>
+    /// in <see cref="RemoteEndpoints"/> now (SSH_MSG_CHANNEL_OPEN_FAILURE, RFC 4254 section 5.1),
+    /// asked of the forward itself rather than of the last <see cref="StateChanged"/>.
+    /// </summary>
+    /// <param name="index">The index in <see cref="RemoteEndpoints"/>.</param>
+    /// <returns><see langword="true"/> while the target is refused.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not an index of <see cref="RemoteEndpoints"/>.</exception>
+    public bool IsRefused(int index) => _forward.IsRefused(index);
 
     /// <summary>
     /// Raised with the new state whenever <see cref="State"/> changes: on the forward's event
@@ -121,6 +148,10 @@ public sealed partial class SshTunnel : IAsyncDisposable
         // The forward's events come on their own thread, maybe after this returns: the state the
         // caller reads next must say what this method just saw.
         OnConnected(session);
+        if (!Health.IsUp)
+        {
+            Health.Connected(session, _forward);
+        }
     }
 
     /// <summary>Drops the current SSH session and logs in again; the local endpoints stay.</summary>
@@ -136,6 +167,7 @@ public sealed partial class SshTunnel : IAsyncDisposable
         }
 
         await _forward.DisposeAsync().ConfigureAwait(false);
+        Health.Down("stopped");
         Update(s => s with { Status = SshTunnelStatus.Stopped, Description = "stopped", Since = _time.GetUtcNow(), HostKeyFingerprint = null, Error = null });
         LogStopped(Name);
     }
@@ -215,12 +247,11 @@ public sealed partial class SshTunnel : IAsyncDisposable
     private void OnForwardFailed(SshForwardException error)
     {
         _instruments.ForwardFailed(error.InnerException?.GetType().FullName ?? error.GetType().FullName!);
-        // A refusal (the bastion answered the channel open with a failure) carries no inner error,
-        // or the session's own SshForwardException; relay errors carry SSH.NET's or a socket's.
-        var refusal = error.InnerException is null or SshForwardException;
+        // Whether a target is refused is the forward's to say (its gate counted the refusal before
+        // raising this); a relay error on a target that opens is not a refusal.
         Update(s => s with
         {
-            RefusedTargets = refusal ? Refuse(error.Remote) : s.RefusedTargets,
+            RefusedTargets = Refused(),
             ForwardFailures = s.ForwardFailures + 1,
             LastForwardFailureAt = _time.GetUtcNow(),
             LastForwardFailure = error.Message,
@@ -230,7 +261,7 @@ public sealed partial class SshTunnel : IAsyncDisposable
 
     private void OnForwardRecovered(TcpEndpoint target)
     {
-        Update(s => s with { RefusedTargets = Recover(target) });
+        Update(s => s with { RefusedTargets = Refused() });
         LogForwardRecovered(Name, target.ToString());
     }
 
@@ -253,18 +284,8 @@ public sealed partial class SshTunnel : IAsyncDisposable
         LogFaulted(error, Name, error.Message);
     }
 
-    // Called inside Update's lock.
-    private IReadOnlyList<TcpEndpoint> Refuse(TcpEndpoint target)
-    {
-        _refused.Add(target);
-        return [.. RemoteEndpoints.Where(_refused.Contains)];
-    }
-
-    private IReadOnlyList<TcpEndpoint> Recover(TcpEndpoint target)
-    {
-        _refused.Remove(target);
-        return [.. RemoteEndpoints.Where(_refused.Contains)];
-    }
+    private IReadOnlyList<TcpEndpoint> Refused() =>
+        [.. RemoteEndpoints.Where((_, index) => _forward.IsRefused(index))];
 
     private string Describe() =>
         string.Join(", ", LocalEndpoints.Zip(RemoteEndpoints, (local, remote) => $"{local} -> {remote}"));

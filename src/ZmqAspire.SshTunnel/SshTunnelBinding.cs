@@ -26,6 +26,8 @@ internal sealed class SshTunnelBinding
         (nameof(SshTunnelSettings.ConnectTimeout), s => s.ConnectTimeout),
         (nameof(SshTunnelSettings.ReconnectDelay), s => s.ReconnectDelay),
         (nameof(SshTunnelSettings.MaxReconnectDelay), s => s.MaxReconnectDelay),
+        (nameof(SshTunnelSettings.ServerAliveInterval), s => s.ServerAliveInterval),
+        (nameof(SshTunnelSettings.ServerAliveCountMax), s => s.ServerAliveCountMax),
     ];
 
     private readonly Dictionary<string, string> _sources = new(StringComparer.Ordinal);
@@ -150,6 +152,16 @@ internal sealed class SshTunnelBinding
             errors.Add($"{Where(nameof(s.ConnectTimeout))}: ConnectTimeout must be positive (was {s.ConnectTimeout})");
         }
 
+        if (s.ServerAliveInterval < TimeSpan.Zero && s.ServerAliveInterval != Timeout.InfiniteTimeSpan)
+        {
+            errors.Add($"{Where(nameof(s.ServerAliveInterval))}: ServerAliveInterval must be positive, or zero to turn the probe off (was {s.ServerAliveInterval})");
+        }
+
+        if (s.ServerAliveCountMax < 1)
+        {
+            errors.Add($"{Where(nameof(s.ServerAliveCountMax))}: ServerAliveCountMax must be at least 1 (was {s.ServerAliveCountMax})");
+        }
+
         if (server is null || hostKey is null || remotes is null || errors.Count > 0)
         {
             throw new OptionsValidationException(Name, typeof(SshTunnelSettings), errors);
@@ -163,6 +175,8 @@ internal sealed class SshTunnelBinding
             PrivateKeyPassphrase = s.PrivateKeyPassphrase,
             Password = s.Password,
             ConnectTimeout = s.ConnectTimeout,
+            ServerAliveInterval = s.ServerAliveInterval,
+            ServerAliveCountMax = s.ServerAliveCountMax,
         };
         CheckCredential(options, errors);
         return errors.Count > 0

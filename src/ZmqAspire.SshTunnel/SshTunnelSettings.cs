@@ -57,6 +57,18 @@ public sealed class SshTunnelSettings
     /// <summary>Gets or sets the longest wait between attempts (exponential backoff with jitter). At least <see cref="ReconnectDelay"/>, at most a day. Default: 5 seconds.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Gets or sets how long the bastion may stay silent before a keep-alive probe
+    /// (<c>keepalive@openssh.com</c>, as OpenSSH's ServerAliveInterval) is sent; zero turns the probe off. Default: 1 second.
+    /// </summary>
+    public TimeSpan ServerAliveInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets how many keep-alive probes may go unanswered before the session is dropped and
+    /// logged in again (as OpenSSH's ServerAliveCountMax). At least 1. Default: 3.
+    /// </summary>
+    public int ServerAliveCountMax { get; set; } = 3;
+
     /// <summary>Gets or sets a value indicating whether the tunnel's health check is left out. Default: <see langword="false"/> (registered as <c>ZmqAspire.SshTunnel_{name}</c>).</summary>
     public bool DisableHealthChecks { get; set; }
 

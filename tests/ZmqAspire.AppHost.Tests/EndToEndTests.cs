@@ -16,7 +16,7 @@ public sealed partial class EndToEndTests(AppHostFixture fixture)
         var replies = ReplyLines(lines).ToList();
         Assert.True(replies.Count >= AppHostFixture.RequestCount, "client log:\n" + string.Join('\n', lines.TakeLast(40)));
         Assert.Equal(Enumerable.Range(0, AppHostFixture.RequestCount).Select(n => $"{n}:World from 5556"), replies.Take(AppHostFixture.RequestCount));
-        Assert.Contains(lines, l => l.Contains("SSH tunnel up", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("SSH tunnel server up", StringComparison.Ordinal));
     }
 
     [Fact]

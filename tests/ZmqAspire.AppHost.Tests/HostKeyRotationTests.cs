@@ -55,7 +55,7 @@ public sealed class HostKeyRotationTests(HostKeyRotationFixture fixture)
         var refusal = Assert.Single(lines, Refusal);
         Assert.Contains(pinned, refusal, StringComparison.Ordinal);   // what the client expected
         Assert.Contains(rotated, refusal, StringComparison.Ordinal);  // what the bastion showed
-        Assert.DoesNotContain(lines.SkipWhile(l => !Refusal(l)), l => l.Contains("SSH tunnel up", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines.SkipWhile(l => !Refusal(l)), l => l.Contains("SSH tunnel server up", StringComparison.Ordinal));
 
         // ... and, since a host key mismatch needs a person, it stays down rather than retrying.
         var down = await fixture.App.ResourceNotifications.WaitForResourceAsync(
@@ -64,5 +64,5 @@ public sealed class HostKeyRotationTests(HostKeyRotationFixture fixture)
     }
 
     private static bool Refusal(string line) =>
-        line.Contains("SSH tunnel cannot be established", StringComparison.Ordinal) && line.Contains("host key", StringComparison.OrdinalIgnoreCase);
+        line.Contains("SSH tunnel server cannot be established", StringComparison.Ordinal) && line.Contains("host key", StringComparison.OrdinalIgnoreCase);
 }

@@ -187,7 +187,7 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         Assert.True(answered, "no request answered after the restart");
         var report = await ReportJsonAsync(http);
         output.WriteLine(report.ToString());
-        var check = report.GetProperty("checks").GetProperty("ssh-tunnel");
+        var check = report.GetProperty("checks").GetProperty("ZmqAspire.SshTunnel_server");
         Assert.Equal("Healthy", check.GetProperty("status").GetString());
         Assert.True(check.GetProperty("data").TryGetProperty("ssh.disconnect.last_failure_at", out _), "the lost session shows as data with its time");
     }

@@ -19,7 +19,7 @@ public sealed class HealthTests(DashboardFixture fixture, BrowserFixture browser
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             var down = await fixture.App.ResourceNotifications.WaitForResourceAsync(
                 "client", e => e.Snapshot.HealthStatus == HealthStatus.Unhealthy, cts.Token);
-            var report = Assert.Single(down.Snapshot.HealthReports, r => r.Name == "ssh-tunnel" || r.Status == HealthStatus.Unhealthy);
+            var report = Assert.Single(down.Snapshot.HealthReports, r => r.Name == "ZmqAspire.SshTunnel_server" || r.Status == HealthStatus.Unhealthy);
             Assert.Equal(HealthStatus.Unhealthy, report.Status);
 
             // ... and the dashboard shows it.
@@ -53,7 +53,7 @@ public sealed class HealthTests(DashboardFixture fixture, BrowserFixture browser
 
     private static bool ReconnectedAfterAsking(List<string> lines)
     {
-        var closed = lines.FindLastIndex(l => l.Contains("SSH tunnel closed (reconnect)", StringComparison.Ordinal));
-        return closed >= 0 && lines.Skip(closed).Any(l => l.Contains("SSH tunnel up", StringComparison.Ordinal));
+        var closed = lines.FindLastIndex(l => l.Contains("SSH tunnel server: session closed (reconnect asked for)", StringComparison.Ordinal));
+        return closed >= 0 && lines.Skip(closed).Any(l => l.Contains("SSH tunnel server up", StringComparison.Ordinal));
     }
 }

@@ -91,7 +91,7 @@ public sealed partial class TraceTests(DashboardFixture fixture)
         var spans = await TelemetryApi.PollAsync(
             () => fixture.Telemetry.SpansAsync("client"), s => s.Any(x => x.Name == "ssh connect" && x.StatusCode != 2), ExportTimeout);
         var connect = spans.First(x => x.Name == "ssh connect" && x.StatusCode != 2);
-        Assert.Equal("ZmqAspire.Client", connect.Scope);
+        Assert.Equal("ZmqAspire.SshTunnel", connect.Scope);
         Assert.StartsWith("SHA256:", connect.Attributes["zmqaspire.ssh.host_key"], StringComparison.Ordinal);
     }
 

@@ -19,13 +19,8 @@ public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelF
     private static readonly Dictionary<string, string[]> AppHostOnly = new()
     {
         // The dashboard's resource commands; without a dashboard the client leaves them unmapped.
-        // The hosting package's connection string (issue #16); the client still reads Tunnel__*,
-        // so compose gains it when the client moves to the ZmqAspire.SshTunnel client integration.
-        ["client"] = ["Client__CommandToken", "ConnectionStrings__server"],
+        ["client"] = ["Client__CommandToken"],
     };
-
-    // Values that differ by design: the pin comes from make-keys.sh, the key is a mounted secret.
-    private static readonly HashSet<string> PerDeployment = ["Tunnel__HostKeyFingerprint", "Tunnel__PrivateKeyPath"];
 
     // The AppHost's containers and projects; its parameters (secrets, settings) are not services.
     private JsonObject Resources => new(model.Manifest["resources"]!.AsObject()
@@ -106,10 +101,24 @@ public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelF
             Assert.Equal(
                 expected.Select(e => e.Key).Order(StringComparer.Ordinal),
                 actual.Select(e => e.Key).Where(k => !composeOnly.Contains(k)).Order(StringComparer.Ordinal));
-            foreach (var (variable, value) in expected.Where(e => !PerDeployment.Contains(e.Key)))
+            foreach (var (variable, value) in expected)
             {
-                var pattern = "^" + Resolve((string)value!) + "$";
                 var composeValue = (string?)actual[variable];
+                if (variable == TunnelConnection.Variable && composeValue is not null)
+                {
+                    // Key by key: the pin and the key file differ by design (TunnelConnection.PerDeployment).
+                    var appHostParts = TunnelConnection.Parse((string)value!);
+                    var composeParts = TunnelConnection.Parse(composeValue);
+                    Assert.Equal(appHostParts.Keys.Order(StringComparer.OrdinalIgnoreCase), composeParts.Keys.Order(StringComparer.OrdinalIgnoreCase));
+                    foreach (var (key, part) in appHostParts.Where(p => !TunnelConnection.PerDeployment.Contains(p.Key)))
+                    {
+                        Assert.True(Regex.IsMatch(composeParts[key], "^" + Resolve(part) + "$"), $"{name}: {variable} {key} is '{composeParts[key]}', the AppHost's is '{part}'");
+                    }
+
+                    continue;
+                }
+
+                var pattern = "^" + Resolve((string)value!) + "$";
                 Assert.True(composeValue is not null && Regex.IsMatch(composeValue, pattern), $"{name}: {variable} is '{composeValue}', the AppHost's is '{value}'");
             }
         }
@@ -150,8 +159,9 @@ public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelF
     {
         // PermitOpen matches literally: it must name host:port as the client sends it.
         var asked = Resources
-            .Select(r => (string?)r.Value!["env"]?["Tunnel__RemoteEndpoint"])
+            .Select(r => (string?)r.Value!["env"]?[TunnelConnection.Variable])
             .OfType<string>()
+            .SelectMany(c => TunnelConnection.Get(c, "RemoteEndpoint").Split(','))
             .Select(e => e.Replace("tcp://", string.Empty, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal);
         var permitted = ((string)Services["bastion"]!["environment"]!["BASTION_PERMIT_OPEN"]!).Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal);
@@ -169,7 +179,7 @@ public sealed class ComposeModelTests(ModelFixture model) : IClassFixture<ModelF
 
         var all = Services.SelectMany(s => s.Value!["environment"]?.AsObject() ?? []).Select(e => (string?)e.Value ?? string.Empty);
         Assert.DoesNotContain(all, v => v.Contains("PRIVATE KEY", StringComparison.Ordinal));
-        Assert.Equal("/run/secrets/client_ed25519_key", (string?)Services["client"]!["environment"]!["Tunnel__PrivateKeyPath"]);
+        Assert.Equal("/run/secrets/client_ed25519_key", TunnelConnection.Get((string)Services["client"]!["environment"]![TunnelConnection.Variable]!, "PrivateKeyPath"));
         Assert.Contains(Services["client"]!["secrets"]!.AsArray(), s => (string?)s!["source"] == "client_ed25519_key");
     }
 

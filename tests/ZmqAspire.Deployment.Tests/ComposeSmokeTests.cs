@@ -21,7 +21,7 @@ public sealed class ComposeSmokeTests(ITestOutputHelper output)
 
             // The client's replies, as the seed printed them.
             var clientLog = await project.WaitForLogAsync("client", "Received reply 2 [ World from 5556 ]", TimeSpan.FromSeconds(90));
-            output.WriteLine(string.Join('\n', clientLog.Split('\n').Where(l => l.Contains("SSH tunnel up") || l.Contains("Received reply")).Take(6)));
+            output.WriteLine(string.Join('\n', clientLog.Split('\n').Where(l => l.Contains("SSH tunnel server up") || l.Contains("Received reply")).Take(6)));
             Assert.Contains("Received reply 0 [ World from 5556 ]", clientLog, StringComparison.Ordinal);
             Assert.Contains("Received reply 2 [ World from 5556 ]", clientLog, StringComparison.Ordinal);
 

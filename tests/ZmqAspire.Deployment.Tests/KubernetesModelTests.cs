@@ -16,17 +16,18 @@ public sealed class KubernetesModelTests(ModelFixture model, KubernetesFixture k
     // Environment variables only the Kubernetes side has, and why (as in compose).
     private static readonly Dictionary<string, string[]> KubernetesOnly = new()
     {
-        ["bastion"] = ["BASTION_PERMIT_OPEN"],
+        // (The bastion's BASTION_PERMIT_OPEN comes from the AppHost's model too, as in compose.)
+        // The pin from the ConfigMap, expanded into ConnectionStrings__server ($(...)).
+        ["client"] = [PinVariable],
     };
+
+    private const string PinVariable = "ZMQASPIRE_HOST_KEY_FINGERPRINT";
 
     // Environment variables only the AppHost sets: the dashboard's command token (as in compose).
     private static readonly Dictionary<string, string[]> AppHostOnly = new()
     {
         ["client"] = ["Client__CommandToken"],
     };
-
-    // Per deployment: the pin comes from make-keys.sh (a ConfigMap), the key is a mounted Secret.
-    private static readonly HashSet<string> PerDeployment = ["Tunnel__HostKeyFingerprint", "Tunnel__PrivateKeyPath"];
 
     private Dictionary<string, JsonObject> Resources => model.Manifest["resources"]!.AsObject()
         .Where(r => (string?)r.Value!["type"] != "parameter.v0")
@@ -62,20 +63,36 @@ public sealed class KubernetesModelTests(ModelFixture model, KubernetesFixture k
             var actual = Env(kubernetes.OfKind("Deployment")[name]);
             var kubernetesOnly = KubernetesOnly.GetValueOrDefault(name, []);
             Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Where(k => !kubernetesOnly.Contains(k)).Order(StringComparer.Ordinal));
-            foreach (var (variable, value) in expected.Where(e => !PerDeployment.Contains(e.Key)))
+            foreach (var (variable, value) in expected)
             {
-                var pattern = "^" + Resolve(value) + "$";
                 var kubernetesValue = actual[variable] ?? string.Empty;
-                // The client's lanes: one entry per lane, each the endpoint the AppHost gives.
-                string[] values = variable == "Tunnel__RemoteEndpoint" ? kubernetesValue.Split(',') : [kubernetesValue];
-                Assert.True(values.All(v => Regex.IsMatch(v, pattern)), $"{name}: {variable} is '{kubernetesValue}', the AppHost's is '{value}'");
+                if (variable == TunnelConnection.Variable)
+                {
+                    // Key by key; the pin and the key file differ by design; the client's lanes:
+                    // one RemoteEndpoint entry per lane, each the endpoint the AppHost gives.
+                    var appHostParts = TunnelConnection.Parse(value);
+                    var kubernetesParts = TunnelConnection.Parse(kubernetesValue);
+                    Assert.Equal(appHostParts.Keys.Order(StringComparer.OrdinalIgnoreCase), kubernetesParts.Keys.Order(StringComparer.OrdinalIgnoreCase));
+                    foreach (var (key, part) in appHostParts.Where(p => !TunnelConnection.PerDeployment.Contains(p.Key)))
+                    {
+                        string[] parts = key.Equals("RemoteEndpoint", StringComparison.OrdinalIgnoreCase) ? kubernetesParts[key].Split(',') : [kubernetesParts[key]];
+                        Assert.True(parts.All(v => Regex.IsMatch(v, "^" + Resolve(part) + "$")), $"{name}: {variable} {key} is '{kubernetesParts[key]}', the AppHost's is '{part}'");
+                    }
+
+                    continue;
+                }
+
+                var pattern = "^" + Resolve(value) + "$";
+                Assert.True(Regex.IsMatch(kubernetesValue, pattern), $"{name}: {variable} is '{kubernetesValue}', the AppHost's is '{value}'");
             }
         }
 
         // The pin is read from the generated ConfigMap, not written in the manifests.
-        var pin = Container(kubernetes.OfKind("Deployment")["client"])["env"]!.AsArray().Single(e => (string)e!["name"]! == "Tunnel__HostKeyFingerprint")!;
+        var client = Container(kubernetes.OfKind("Deployment")["client"]);
+        var pin = client["env"]!.AsArray().Single(e => (string)e!["name"]! == PinVariable)!;
         var configMap = kubernetes.OfKind("ConfigMap")[(string)pin["valueFrom"]!["configMapKeyRef"]!["name"]!];
-        Assert.Equal(kubernetes.HostKeyFingerprint, (string)configMap["data"]!["Tunnel__HostKeyFingerprint"]!);
+        Assert.Equal(kubernetes.HostKeyFingerprint, (string)configMap["data"]![PinVariable]!);
+        Assert.Equal($"$({PinVariable})", TunnelConnection.Get(Env(kubernetes.OfKind("Deployment")["client"])[TunnelConnection.Variable]!, "HostKeyFingerprint"));
     }
 
     [Fact]
@@ -102,9 +119,9 @@ public sealed class KubernetesModelTests(ModelFixture model, KubernetesFixture k
     public void Bastion_permits_exactly_the_targets_the_AppHost_clients_ask_for()
     {
         // PermitOpen matches literally: it must name host:port as the client sends it.
-        var asked = Resources.Values.Select(r => (string?)r["env"]?["Tunnel__RemoteEndpoint"]).OfType<string>()
-            .SelectMany(e => e.Split(',')).Select(e => e.Replace("tcp://", string.Empty, StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal);
-        var lanes = Env(kubernetes.OfKind("Deployment")["client"])["Tunnel__RemoteEndpoint"]!.Split(',')
+        var asked = Resources.Values.Select(r => (string?)r["env"]?[TunnelConnection.Variable]).OfType<string>()
+            .SelectMany(c => TunnelConnection.Get(c, "RemoteEndpoint").Split(',')).Select(e => e.Replace("tcp://", string.Empty, StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal);
+        var lanes = TunnelConnection.Get(Env(kubernetes.OfKind("Deployment")["client"])[TunnelConnection.Variable]!, "RemoteEndpoint").Split(',')
             .Select(e => e.Replace("tcp://", string.Empty, StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal);
         var permitted = Env(kubernetes.OfKind("Deployment")["bastion"])["BASTION_PERMIT_OPEN"]!.Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal);
         Assert.Equal(asked, permitted);
@@ -172,7 +189,7 @@ public sealed class KubernetesModelTests(ModelFixture model, KubernetesFixture k
             Assert.True((int)volume["secret"]!["defaultMode"]! is 256 or 288, $"{deploymentName}: key mode {volume["secret"]!["defaultMode"]} (0400 or 0440 expected)");
         }
 
-        Assert.Equal("/run/secrets/client_ed25519_key", Env(kubernetes.OfKind("Deployment")["client"])["Tunnel__PrivateKeyPath"]);
+        Assert.Equal("/run/secrets/client_ed25519_key", TunnelConnection.Get(Env(kubernetes.OfKind("Deployment")["client"])[TunnelConnection.Variable]!, "PrivateKeyPath"));
         // No key material outside the Secrets.
         foreach (var o in kubernetes.Objects.Where(o => (string)o["kind"]! != "Secret"))
         {

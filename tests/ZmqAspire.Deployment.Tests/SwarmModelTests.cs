@@ -51,13 +51,26 @@ public sealed class SwarmModelTests(ModelFixture model) : IClassFixture<ModelFix
             foreach (var (variable, value) in expected)
             {
                 var stackValue = (string)actual[variable]!;
-                // The client's lanes: one entry per lane, each compose's one endpoint.
-                var values = variable == "Tunnel__RemoteEndpoint" ? stackValue.Split(',') : [stackValue];
-                Assert.All(values, v => Assert.Equal((string)value!, v));
+                if (variable == TunnelConnection.Variable)
+                {
+                    // The client's lanes: one RemoteEndpoint entry per lane, each compose's one endpoint.
+                    var composeParts = TunnelConnection.Parse((string)value!);
+                    var stackParts = TunnelConnection.Parse(stackValue);
+                    Assert.Equal(composeParts.Keys.Order(StringComparer.OrdinalIgnoreCase), stackParts.Keys.Order(StringComparer.OrdinalIgnoreCase));
+                    foreach (var (key, part) in composeParts)
+                    {
+                        string[] values = key.Equals("RemoteEndpoint", StringComparison.OrdinalIgnoreCase) ? stackParts[key].Split(',') : [stackParts[key]];
+                        Assert.All(values, v => Assert.Equal(part, v));
+                    }
+
+                    continue;
+                }
+
+                Assert.Equal((string)value!, stackValue);
             }
         }
 
-        Assert.Equal(6, ((string)Stack["client"]!["environment"]!["Tunnel__RemoteEndpoint"]!).Split(',').Length);
+        Assert.Equal(6, TunnelConnection.Get((string)Stack["client"]!["environment"]![TunnelConnection.Variable]!, "RemoteEndpoint").Split(',').Length);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
 
             var clientLog = await stack.WaitForLogAsync("client", "Received reply 2 [ World from 5556 ]", TimeSpan.FromSeconds(90));
             Assert.Contains("Received reply 2 [ World from 5556 ]", clientLog, StringComparison.Ordinal);
-            output.WriteLine(string.Join('\n', clientLog.Split('\n').Where(l => l.Contains("SSH tunnel up") || l.Contains("Received reply 0 ")).Take(4)));
+            output.WriteLine(string.Join('\n', clientLog.Split('\n').Where(l => l.Contains("SSH tunnel server up") || l.Contains("Received reply 0 ")).Take(4)));
 
             await AssertOnlyTheBastionReachesTheServerAsync(stack);
             await AssertHardenedAsync(stack);
@@ -147,7 +147,7 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
         // The server's name resolves to its tasks in a shuffled order (dnsrr), so each new
         // connection through the bastion lands on a task picked at random, and stays there. The
         // client's way of spreading (one SSH session, one forward and one REQ lane per entry of
-        // Tunnel__RemoteEndpoint), with 24 lanes: some task gets none with probability about 3 × (2/3)^24 ≈ 2e-4.
+        // RemoteEndpoint of ConnectionStrings__server), with 24 lanes: some task gets none with probability about 3 × (2/3)^24 ≈ 2e-4.
         var scale = await SwarmStack.DockerAsync("service", "scale", "--detach=false", stack.Service("server") + "=3");
         Assert.True(scale.ExitCode == 0, "docker service scale failed:\n" + scale.Output);
         var tasks = (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service("server"), "--filter", "desired-state=running", "-q"])).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -39,7 +39,7 @@ public sealed class TunnelToPyzmqTests(InteropFixture fixture, ITestOutputHelper
     public async Task Client_container_gets_the_pyzmq_servers_replies()
     {
         var log = await fixture.Project.WaitForLogAsync("client-pyrep", "Received reply 2 [ World from 5557 ]", TimeSpan.FromSeconds(90));
-        output.WriteLine(string.Join('\n', log.Split('\n').Where(l => l.Contains("Received reply") || l.Contains("SSH tunnel up"))));
+        output.WriteLine(string.Join('\n', log.Split('\n').Where(l => l.Contains("Received reply") || l.Contains("SSH tunnel server up"))));
         Assert.Contains("Received reply 0 [ World from 5557 ]", log, StringComparison.Ordinal);
         Assert.Contains("Received reply 2 [ World from 5557 ]", log, StringComparison.Ordinal);
 

@@ -106,33 +106,30 @@ internal static class NewProjects
                 <ImplicitUsings>enable</ImplicitUsings>
               </PropertyGroup>
               <ItemGroup>
+                <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.14" />
                 <PackageReference Include="NetMQ" Version="4.0.4.5" />
-                <PackageReference Include="ZmqAspire.Tunneling" Version="{version}" />
+                <PackageReference Include="ZmqAspire.SshTunnel" Version="{version}" />
               </ItemGroup>
             </Project>
             """);
-        // Reads the hosting package's connection string itself; with the client integration
-        // (ZmqAspire.SshTunnel) this becomes builder.AddSshTunnel("server").
+        // The client integration reads the hosting package's ConnectionStrings__server and keeps
+        // the tunnel up; the worker connects once to its local endpoint.
         Write(root, "Worker/Program.cs", """
-            using System.Data.Common;
+            using Microsoft.Extensions.DependencyInjection;
+            using Microsoft.Extensions.Hosting;
             using NetMQ;
             using NetMQ.Sockets;
             using ZmqAspire.Tunneling;
 
-            var connection = new DbConnectionStringBuilder
-            {
-                ConnectionString = Environment.GetEnvironmentVariable("ConnectionStrings__server")
-                    ?? throw new InvalidOperationException("ConnectionStrings__server is not set"),
-            };
-            var options = new SshTunnelOptions
-            {
-                Server = SshServerAddress.Parse((string)connection["SshServer"]),
-                HostKey = HostKeyPolicy.Pinned(((string)connection["HostKeyFingerprint"]).Split(',')),
-                PrivateKeyPath = (string)connection["PrivateKeyPath"],
-            };
+            var builder = Host.CreateApplicationBuilder(args);
+            builder.AddSshTunnel("server");
+            using var host = builder.Build();
+            await host.StartAsync();
+            var tunnel = host.Services.GetRequiredService<SshTunnel>();
+            await tunnel.WaitUntilUpAsync(TimeSpan.FromSeconds(60));
             using (var request = new RequestSocket())
-            using (await request.ConnectThroughTunnelAsync((string)connection["RemoteEndpoint"], options))
             {
+                request.Connect(tunnel.LocalEndpoint.ToString());
                 request.SendFrame("hello through the bastion");
                 if (!request.TryReceiveFrameString(TimeSpan.FromSeconds(30), out var reply))
                 {
@@ -145,6 +142,7 @@ internal static class NewProjects
             }
 
             NetMQConfig.Cleanup(block: false);
+            await host.StopAsync();
             return 0;
             """);
     }

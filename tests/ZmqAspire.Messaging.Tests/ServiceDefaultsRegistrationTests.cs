@@ -26,8 +26,8 @@ public sealed class ServiceDefaultsRegistrationTests
         using var host = builder.Build();
         host.Start();
 
-        using var clientSource = new ActivitySource("ZmqAspire.Client");
-        using var clientMeter = new Meter("ZmqAspire.Client");
+        using var clientSource = new ActivitySource("ZmqAspire.SshTunnel");
+        using var clientMeter = new Meter("ZmqAspire.SshTunnel");
         using (var server = new ResponderHost())
         using (var requester = new ZmqRequester(new ZmqRequesterOptions { Endpoint = server.Endpoint, UseEnvelope = true }))
         {
@@ -40,9 +40,9 @@ public sealed class ServiceDefaultsRegistrationTests
         host.Services.GetRequiredService<MeterProvider>().ForceFlush();
 
         Assert.Contains(spans, s => s.Source.Name == MessagingTelemetry.Name && s.Kind == ActivityKind.Client);
-        Assert.Contains(spans, s => s.Source.Name == "ZmqAspire.Client");
+        Assert.Contains(spans, s => s.Source.Name == "ZmqAspire.SshTunnel");
         Assert.Contains(metrics, m => m.MeterName == MessagingTelemetry.Name && m.Name == "rpc.client.call.duration" && m.Unit == "s");
-        Assert.Contains(metrics, m => m.MeterName == "ZmqAspire.Client" && m.Name == "zmqaspire.ssh.session.connects");
+        Assert.Contains(metrics, m => m.MeterName == "ZmqAspire.SshTunnel" && m.Name == "zmqaspire.ssh.session.connects");
 
         // The SDK honours the library's bucket advice (10 µs ... 10 s), not its millisecond defaults.
         var duration = metrics.First(m => m.Name == "rpc.client.call.duration");

@@ -19,13 +19,9 @@ public sealed class ClientConfigurationTests(SshdFixture sshd, ITestOutputHelper
     public async Task No_credential_stops_the_client_naming_the_settings()
     {
         var home = Directory.CreateTempSubdirectory("zmqaspire-home-");
-        var log = await RunUntilExitAsync(new Dictionary<string, string?>
-        {
-            ["Tunnel__PrivateKeyPath"] = null,
-            ["HOME"] = home.FullName,
-        });
+        var log = await RunUntilExitAsync(new Dictionary<string, string?> { ["HOME"] = home.FullName }, new Dictionary<string, string?> { ["PrivateKeyPath"] = null });
 
-        Assert.Contains("Tunnel:PrivateKeyPath or Tunnel:Password", log, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings:server: no credential: set PrivateKeyPath or Password", log, StringComparison.Ordinal);
         Assert.Contains("No SSH credential", log, StringComparison.Ordinal);
         home.Delete(recursive: true);
     }
@@ -33,32 +29,30 @@ public sealed class ClientConfigurationTests(SshdFixture sshd, ITestOutputHelper
     [Fact]
     public async Task An_encrypted_key_without_its_passphrase_stops_the_client_naming_the_settings()
     {
-        var log = await RunUntilExitAsync(new Dictionary<string, string?>
-        {
-            ["Tunnel__PrivateKeyPath"] = sshd.KeyPath(ClientKey.EncryptedEd25519),
-        });
+        var log = await RunUntilExitAsync([], new Dictionary<string, string?> { ["PrivateKeyPath"] = sshd.KeyPath(ClientKey.EncryptedEd25519) });
 
-        Assert.Contains("Tunnel:PrivateKeyPath / Tunnel:PrivateKeyPassphrase", log, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings:server: PrivateKeyPath / PrivateKeyPassphrase", log, StringComparison.Ordinal);
         Assert.Contains("no passphrase was given", log, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task A_missing_known_hosts_file_stops_the_client_naming_the_setting()
     {
-        var log = await RunUntilExitAsync(new Dictionary<string, string?>
+        var log = await RunUntilExitAsync([], new Dictionary<string, string?>
         {
-            ["Tunnel__HostKeyFingerprint"] = null,
-            ["Tunnel__KnownHostsPath"] = Path.Combine(sshd.Directory, "no_such_known_hosts"),
+            ["HostKeyFingerprint"] = null,
+            ["KnownHostsPath"] = Path.Combine(sshd.Directory, "no_such_known_hosts"),
         });
 
-        Assert.Contains("Tunnel:KnownHostsPath", log, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings:server: KnownHostsPath", log, StringComparison.Ordinal);
         Assert.Contains("no_such_known_hosts", log, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("Tunnel__ReconnectDelay", "-00:00:01", "Tunnel:ReconnectDelay")]
-    [InlineData("Tunnel__MaxReconnectDelay", "00:00:00.1", "Tunnel:ReconnectDelay / Tunnel:MaxReconnectDelay")]
-    [InlineData("Tunnel__ConnectTimeout", "00:00:00", "Tunnel:ConnectTimeout")]
+    [InlineData("ZmqAspire__SshTunnel__server__ReconnectDelay", "-00:00:01", "ZmqAspire:SshTunnel:server: ReconnectDelay")]
+    [InlineData("ZmqAspire__SshTunnel__server__MaxReconnectDelay", "00:00:00.1", "ZmqAspire:SshTunnel:server: MaxReconnectDelay")]
+    [InlineData("ZmqAspire__SshTunnel__server__ConnectTimeout", "00:00:00", "ZmqAspire:SshTunnel:server: ConnectTimeout")]
+    [InlineData("ZmqAspire__SshTunnel__server__ServerAliveCountMax", "0", "ZmqAspire:SshTunnel:server: ServerAliveCountMax")]
     public async Task A_timing_out_of_range_stops_the_client_naming_the_setting(string variable, string value, string named)
     {
         var log = await RunUntilExitAsync(new Dictionary<string, string?> { [variable] = value });
@@ -77,10 +71,10 @@ public sealed class ClientConfigurationTests(SshdFixture sshd, ITestOutputHelper
         Assert.Contains("Client:HeartbeatInterval was removed", log, StringComparison.Ordinal);
     }
 
-    private async Task<string> RunUntilExitAsync(Dictionary<string, string?> environment)
+    private async Task<string> RunUntilExitAsync(Dictionary<string, string?> environment, Dictionary<string, string?>? connection = null)
     {
         using var server = ReplyServer.Start();
-        using var client = ClientProcess.Start(sshd, server.Endpoint, out var log, environment: environment);
+        using var client = ClientProcess.Start(sshd, server.Endpoint, out var log, environment: environment, connection: connection);
         var watch = Stopwatch.StartNew();
         try
         {

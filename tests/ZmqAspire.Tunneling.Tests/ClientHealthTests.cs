@@ -10,6 +10,9 @@ namespace ZmqAspire.Tunneling.Tests;
 [Collection(SshdCollection.Name)]
 public sealed class ClientHealthTests(SshdFixture sshd)
 {
+    /// <summary>The health check AddSshTunnel("server") registers.</summary>
+    private const string TunnelCheck = "ZmqAspire.SshTunnel_server";
+
     [Fact]
     public async Task Health_reports_the_ssh_session_and_host_key()
     {
@@ -37,7 +40,7 @@ public sealed class ClientHealthTests(SshdFixture sshd)
 
             Assert.NotNull(report);
             Assert.Equal("Healthy", report.Value.GetProperty("status").GetString());
-            var tunnel = report.Value.GetProperty("checks").GetProperty("ssh-tunnel");
+            var tunnel = report.Value.GetProperty("checks").GetProperty(TunnelCheck);
             Assert.Equal(sshd.HostKeyFingerprint, tunnel.GetProperty("data").GetProperty("ssh.host_key").GetString());
         }
         finally
@@ -51,10 +54,10 @@ public sealed class ClientHealthTests(SshdFixture sshd)
     public async Task A_bastion_name_that_does_not_resolve_is_said_plainly_in_the_log_and_the_health_report()
     {
         using var server = ReplyServer.Start();
-        using var client = ClientProcess.Start(sshd, server.Endpoint, out var log, environment: new Dictionary<string, string?>
+        using var client = ClientProcess.Start(sshd, server.Endpoint, out var log, connection: new Dictionary<string, string?>
         {
             // The reserved .invalid TLD: the lookup fails locally, nothing leaves the machine.
-            ["Tunnel__SshServer"] = $"{SshdFixture.User}@bastion.zmqaspire.invalid:22",
+            ["SshServer"] = $"{SshdFixture.User}@bastion.zmqaspire.invalid:22",
         });
         try
         {
@@ -71,7 +74,7 @@ public sealed class ClientHealthTests(SshdFixture sshd)
         }
     }
 
-    /// <summary>The ssh-tunnel check's description from the client's <c>/health</c> (its HTTP port is one of its listeners).</summary>
+    /// <summary>The tunnel's check's description from the client's <c>/health</c> (its HTTP port is one of its listeners).</summary>
     private static async Task<string> ReadTunnelHealthAsync(int pid)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -82,7 +85,7 @@ public sealed class ClientHealthTests(SshdFixture sshd)
                 // Unhealthy is HTTP 503, with the same JSON report.
                 using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health"));
                 var report = await response.Content.ReadFromJsonAsync<JsonElement>();
-                return report.GetProperty("checks").GetProperty("ssh-tunnel").GetProperty("description").GetString() ?? string.Empty;
+                return report.GetProperty("checks").GetProperty(TunnelCheck).GetProperty("description").GetString() ?? string.Empty;
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException)
             {

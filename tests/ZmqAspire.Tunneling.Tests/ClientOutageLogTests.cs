@@ -13,8 +13,8 @@ namespace ZmqAspire.Tunneling.Tests;
 [Collection(SshdCollection.Name)]
 public sealed class ClientOutageLogTests(SshdFixture sshd, ITestOutputHelper output)
 {
-    private const string ForwardFailed = "Forward failed";
-    private const string ConnectRetry = "SSH connect attempt failed";
+    private const string ForwardFailed = "SSH tunnel server: forward failed";
+    private const string ConnectRetry = "SSH tunnel server: login failed";
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
 
@@ -24,7 +24,7 @@ public sealed class ClientOutageLogTests(SshdFixture sshd, ITestOutputHelper out
         using var client = ClientProcess.Start(sshd, string.Create(CultureInfo.InvariantCulture, $"tcp://127.0.0.1:{TestNet.FreePort()}"), out var log);
         try
         {
-            Assert.True(await ClientProcess.WaitForAsync(() => ClientProcess.Contains(log, "SSH tunnel up"), Generous), "the tunnel never came up:\n" + ClientProcess.Text(log));
+            Assert.True(await ClientProcess.WaitForAsync(() => ClientProcess.Contains(log, "SSH tunnel server up"), Generous), "the tunnel never came up:\n" + ClientProcess.Text(log));
             await Task.Delay(Outage);
             // From the start: the first refusal can come before the tunnel-up line is read.
             var warnings = Count(log, ForwardFailed);
@@ -58,7 +58,7 @@ public sealed class ClientOutageLogTests(SshdFixture sshd, ITestOutputHelper out
             Assert.InRange(retries, 1, 2);
             // At most the relayed connection the dying session broke (SSH.NET reports it), never one per reconnect.
             Assert.InRange(failures, 0, 1);
-            Assert.True(await ClientProcess.WaitForAsync(() => Count(log, "SSH tunnel up") >= 2, Generous), "the tunnel did not come back:\n" + ClientProcess.Text(log));
+            Assert.True(await ClientProcess.WaitForAsync(() => Count(log, "SSH tunnel server up") >= 2, Generous), "the tunnel did not come back:\n" + ClientProcess.Text(log));
         }
         finally
         {

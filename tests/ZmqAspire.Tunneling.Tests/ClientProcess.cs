@@ -9,14 +9,25 @@ internal static class ClientProcess
 {
     /// <summary>Starts the client sending requests to <paramref name="remote"/> (as sshd sees it); its output collects in <paramref name="log"/>.</summary>
     /// <param name="environment">Variables to set (a null value unsets one), applied last.</param>
-    public static Process Start(SshdFixture sshd, string remote, out StringBuilder log, string requestTimeout = "00:00:10", IReadOnlyDictionary<string, string?>? environment = null)
+    /// <param name="connection">Keys of the connection string <c>ConnectionStrings__server</c> to set (a null value leaves one out), over the defaults.</param>
+    public static Process Start(SshdFixture sshd, string remote, out StringBuilder log, string requestTimeout = "00:00:10", IReadOnlyDictionary<string, string?>? environment = null, IReadOnlyDictionary<string, string?>? connection = null)
     {
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(Assembly());
-        info.Environment["Tunnel__SshServer"] = $"{SshdFixture.User}@{SshdFixture.Loopback}:{sshd.Port.ToString(CultureInfo.InvariantCulture)}";
-        info.Environment["Tunnel__HostKeyFingerprint"] = sshd.HostKeyFingerprint;
-        info.Environment["Tunnel__PrivateKeyPath"] = sshd.KeyPath(ClientKey.Ed25519);
-        info.Environment["Tunnel__RemoteEndpoint"] = remote;
+        var parts = new Dictionary<string, string?>
+        {
+            ["SshServer"] = $"{SshdFixture.User}@{SshdFixture.Loopback}:{sshd.Port.ToString(CultureInfo.InvariantCulture)}",
+            ["HostKeyFingerprint"] = sshd.HostKeyFingerprint,
+            ["RemoteEndpoint"] = remote,
+            ["PrivateKeyPath"] = sshd.KeyPath(ClientKey.Ed25519),
+        };
+        foreach (var (key, value) in connection ?? new Dictionary<string, string?>())
+        {
+            parts[key] = value;
+        }
+
+        // As the AppHost's WithSshTunnel and the deployments hand it to AddSshTunnel("server").
+        info.Environment["ConnectionStrings__server"] = string.Join(';', parts.Where(p => p.Value is not null).Select(p => $"{p.Key}={p.Value}"));
         info.Environment["Client__RequestCount"] = "0";
         info.Environment["Client__Interval"] = "00:00:00.1";
         info.Environment["Client__RequestTimeout"] = requestTimeout;
