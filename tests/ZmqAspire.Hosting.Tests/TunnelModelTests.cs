@@ -21,8 +21,30 @@ public sealed class TunnelModelTests
             env["ConnectionStrings__server"]);
         var parsed = ModelBuilder.Parse(env["ConnectionStrings__server"]);
         Assert.Equal(["sshserver", "hostkeyfingerprint", "remoteendpoint", "privatekeypath"], parsed.Keys.Cast<string>().Select(k => k.ToLowerInvariant()));
-        Assert.StartsWith("-----BEGIN OPENSSH PRIVATE KEY-----", File.ReadAllText((string)parsed["PrivateKeyPath"]), StringComparison.Ordinal);
+        // The path is the client's private key: ssh-keygen derives from it the public key the bastion authorizes.
+        Assert.Equal(PublicKeyBody(keys.ClientPublicKey), PublicKeyBody(PublicKeyOf((string)parsed["PrivateKeyPath"])));
     }
+
+    /// <summary>The public key OpenSSH derives from a private key file (<c>ssh-keygen -y</c>).</summary>
+    private static string PublicKeyOf(string privateKeyPath)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("/usr/bin/ssh-keygen", ["-y", "-f", privateKeyPath])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        using var process = System.Diagnostics.Process.Start(info)!;
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"ssh-keygen -y -f {privateKeyPath}: {error}");
+        return output;
+    }
+
+    /// <summary>"type base64" of a public key line, without its comment.</summary>
+    private static string PublicKeyBody(string line) => string.Join(' ', line.Trim().Split(' ').Take(2));
 
     [Fact]
     public async Task Replicas_share_one_connection_name_in_order_and_each_is_permitted()
