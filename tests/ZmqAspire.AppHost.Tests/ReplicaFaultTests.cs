@@ -29,7 +29,7 @@ public sealed class ReplicaFaultFixture : AppHostFixture
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder)
     {
-        var client = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "client");
+        var client = builder.Resources.OfType<IResourceWithEnvironment>().Single(r => r.Name == "client");
         // Set after the AppHost's own token (environment callbacks run in order): the test's wins.
         builder.CreateResourceBuilder(client).WithEnvironment("Client__CommandToken", Token);
     }
