@@ -93,6 +93,8 @@ public sealed class SwarmMultiNodeTests(ITestOutputHelper output)
 
         var nodePs = (await Cli.RunCheckedAsync("docker", ["node", "ps", Worker, "--filter", "desired-state=running", "--format", "{{.Name}} {{.CurrentState}}"])).StandardOutput.Trim();
         output.WriteLine($"$ docker node ps {Worker}\n{nodePs}");
+        var history = (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service("server"), "--format", "{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}"])).StandardOutput.Trim();
+        output.WriteLine($"$ docker service ps {stack.Service("server")} (with history)\n{history}");
         foreach (var (service, node) in new[] { ("server", Worker), ("bastion", manager), ("client", manager) })
         {
             var placed = (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service(service), "--filter", "desired-state=running", "--format", "{{.Node}}"])).StandardOutput
