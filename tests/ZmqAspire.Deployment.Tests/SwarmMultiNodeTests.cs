@@ -116,6 +116,14 @@ public sealed class SwarmMultiNodeTests(ITestOutputHelper output)
         var addresses = (await Cli.RunCheckedAsync("docker", ["network", "inspect", SwarmStack.NodeNetwork, "--format", format])).StandardOutput.Trim().Split(' ');
         output.WriteLine($"backend overlay peers: {string.Join(", ", peers)}; manager {addresses[0]}, {Worker} {addresses[1]} on {SwarmStack.NodeNetwork}");
         Assert.Equal([addresses[0], addresses[1].Split('/')[0]], peers);
+
+        // The swarm stays on the node network: that network is internal (the worker reaches nothing
+        // beyond this host), and the manager's swarm ports listen on its gateway address only.
+        Assert.Equal("true", (await Cli.RunCheckedAsync("docker", ["network", "inspect", SwarmStack.NodeNetwork, "--format", "{{.Internal}}"])).StandardOutput.Trim());
+        var listening = (await Cli.RunCheckedAsync("ss", ["-Htln"])).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3]).Where(a => a.EndsWith(":2377", StringComparison.Ordinal) || a.EndsWith(":7946", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        output.WriteLine($"{SwarmStack.NodeNetwork}: internal; swarm TCP ports listening on this host: {string.Join(", ", listening)}");
+        Assert.Equal([$"{addresses[0]}:2377", $"{addresses[0]}:7946"], listening);
     }
 
     /// <summary>
