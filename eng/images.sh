@@ -13,8 +13,10 @@ BASE_IMAGES=("$BASE" "$TUNNEL_BASE")
 #                                                    build <name>:<hash>)
 #   dcptun_developer_ms                              Aspire's container tunnel proxy, built by DCP
 #                                                    FROM $TUNNEL_BASE
-#   zmqaspire/*                                      eng/build-images.sh (deploy/compose) and the
-#                                                    deployment tests' peers (zmqaspire/pyrep)
+#   zmqaspire/*                                      eng/build-images.sh (deploy/compose), the
+#                                                    deployment tests' peers (zmqaspire/pyrep) and
+#                                                    the swarm worker node (zmqaspire/swarm-node,
+#                                                    eng/swarm.sh up --nodes)
 project_image_repository() {
   case "$1" in
     server|server-[0-9]*|bastion|aspire-ssh-bastion|publisher|puller|dcptun_developer_ms|zmqaspire/*) return 0 ;;

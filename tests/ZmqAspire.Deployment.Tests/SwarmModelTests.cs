@@ -17,7 +17,10 @@ public sealed class SwarmModelTests(ModelFixture model) : IClassFixture<ModelFix
 
     private JsonObject Compose => model.Compose["services"]!.AsObject();
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => _stack = await RenderAsync("stack.yml");
+
+    /// <summary><c>docker stack config</c> of deploy/swarm/ files (merged in order), with the stack's defaults, as JSON.</summary>
+    private async Task<JsonObject> RenderAsync(params string[] files)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -29,10 +32,43 @@ public sealed class SwarmModelTests(ModelFixture model) : IClassFixture<ModelFix
             environment[name] = null; // the stack's defaults
         }
 
-        var yaml = await Cli.RunCheckedAsync("docker", ["stack", "config", "-c", Path.Combine(Repo.Root, "deploy", "swarm", "stack.yml")], environment);
+        var yaml = await Cli.RunCheckedAsync("docker", ["stack", "config", .. files.SelectMany(f => new[] { "-c", Path.Combine(Repo.Root, "deploy", "swarm", f) })], environment);
         var json = await Cli.RunAsync("/usr/bin/python3", ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], standardInput: yaml.StandardOutput);
         Assert.True(json.ExitCode == 0, json.Output);
-        _stack = JsonNode.Parse(json.StandardOutput)!.AsObject();
+        return JsonNode.Parse(json.StandardOutput)!.AsObject();
+    }
+
+    [Fact]
+    public async Task Multinode_override_only_places_the_server_on_workers_and_the_bastion_and_client_on_a_manager()
+    {
+        // deploy/swarm/multinode.yml (eng/swarm.sh up --nodes N): the same stack plus placement.
+        var multinode = await RenderAsync("stack.yml", "multinode.yml");
+        var expected = new Dictionary<string, string> { ["server"] = "node.role == worker", ["bastion"] = "node.role == manager", ["client"] = "node.role == manager" };
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), multinode["services"]!.AsObject().Select(s => s.Key).Order(StringComparer.Ordinal));
+        foreach (var (name, constraint) in expected)
+        {
+            var deploy = multinode["services"]![name]!["deploy"]!.AsObject();
+            Assert.Equal([constraint], deploy["placement"]!["constraints"]!.AsArray().Select(c => (string)c!));
+            deploy.Remove("placement");
+        }
+
+        Assert.True(JsonNode.DeepEquals(SecretsInOrder(_stack), SecretsInOrder(multinode)), "multinode.yml changes more than placement:\n" + multinode.ToJsonString());
+    }
+
+    // docker stack config lists a service's secrets in another order when it merges files (by
+    // source name); the order means nothing to swarm.
+    private static JsonNode SecretsInOrder(JsonObject stack)
+    {
+        var copy = stack.DeepClone();
+        foreach (var (_, service) in copy["services"]!.AsObject())
+        {
+            if (service!["secrets"] is JsonArray secrets)
+            {
+                service["secrets"] = new JsonArray([.. secrets.OrderBy(s => (string)s!["source"]!, StringComparer.Ordinal).Select(s => s!.DeepClone())]);
+            }
+        }
+
+        return copy;
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

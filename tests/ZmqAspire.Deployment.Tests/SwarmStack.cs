@@ -54,12 +54,16 @@ internal sealed partial class SwarmStack : IAsyncDisposable
 
     public string Service(string name) => $"{Name}_{name}";
 
-    /// <summary>eng/swarm.sh up: keys, swarm init, stack deploy, waits until the services converged.</summary>
-    public async Task<CliResult> UpAsync(int serverReplicas, string serverWorkTime)
+    /// <summary>
+    /// eng/swarm.sh up: keys, swarm init, stack deploy, waits until the services converged. With
+    /// <paramref name="nodes"/> above 1, <c>up --nodes N</c>: N-1 worker nodes in containers and
+    /// the stack placed across them (deploy/swarm/multinode.yml).
+    /// </summary>
+    public async Task<CliResult> UpAsync(int serverReplicas, string serverWorkTime, int nodes = 1)
     {
         var result = await Cli.RunAsync(
             Path.Combine(Repo.Root, "eng", "swarm.sh"),
-            ["up", KeyDirectory],
+            nodes > 1 ? ["up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), KeyDirectory] : ["up", KeyDirectory],
             new Dictionary<string, string?>
             {
                 ["ZMQASPIRE_STACK"] = Name,
@@ -83,12 +87,19 @@ internal sealed partial class SwarmStack : IAsyncDisposable
 
     /// <summary>
     /// The safety net when <see cref="DownAsync"/> left the swarm this test made (the engine was in
-    /// none before): leaves it and removes docker_gwbridge, so that a failed run does not leave a
-    /// swarm on a shared machine. Returns what it had to do (empty when nothing).
+    /// none before): removes worker node containers with their volumes, leaves the swarm and
+    /// removes docker_gwbridge and the worker nodes' network, so that a failed run does not leave
+    /// a swarm on a shared machine. Returns what it had to do (empty when nothing).
     /// </summary>
     public static async Task<List<string>> LeaveSwarmWeMadeAsync()
     {
         var done = new List<string>();
+        foreach (var worker in await SwarmEngine.WorkerContainersAsync())
+        {
+            done.Add($"docker rm -f {worker}: " + (await Cli.RunAsync("docker", ["rm", "-f", worker])).Output.Trim());
+            done.Add($"docker volume rm {worker}: " + (await Cli.RunAsync("docker", ["volume", "rm", worker])).Output.Trim());
+        }
+
         if (await SwarmStateAsync() != "inactive")
         {
             done.Add("docker swarm leave --force: " + (await Cli.RunAsync("docker", ["swarm", "leave", "--force"])).Output.Trim());
@@ -97,6 +108,11 @@ internal sealed partial class SwarmStack : IAsyncDisposable
         if ((await Cli.RunAsync("docker", ["network", "inspect", "docker_gwbridge"])).ExitCode == 0)
         {
             done.Add("docker network rm docker_gwbridge: " + (await Cli.RunAsync("docker", ["network", "rm", "docker_gwbridge"])).Output.Trim());
+        }
+
+        if ((await Cli.RunAsync("docker", ["network", "inspect", NodeNetwork])).ExitCode == 0)
+        {
+            done.Add($"docker network rm {NodeNetwork}: " + (await Cli.RunAsync("docker", ["network", "rm", NodeNetwork])).Output.Trim());
         }
 
         return done;
@@ -134,39 +150,57 @@ internal sealed partial class SwarmStack : IAsyncDisposable
         return log;
     }
 
-    /// <summary>The running containers of a service's tasks on this node.</summary>
-    public async Task<List<string>> ContainerIdsAsync(string service) =>
-        [.. (await Cli.RunCheckedAsync("docker", ["ps", "-q", "--filter", $"label=com.docker.swarm.service.name={Service(service)}"])).StandardOutput
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    /// <summary>The engines of the swarm's nodes: the manager's, then each worker's (eng/swarm.sh up --nodes).</summary>
+    public static async Task<List<SwarmEngine>> EnginesAsync() =>
+        [SwarmEngine.Manager, .. (await SwarmEngine.WorkerContainersAsync()).Order(StringComparer.Ordinal).Select(SwarmEngine.Worker)];
+
+    /// <summary>The containers of a service's tasks on every node (running ones, or all with <paramref name="all"/>), with the engine that runs each.</summary>
+    public async Task<List<(SwarmEngine Engine, string Id)>> ContainersAsync(string service, bool all = false)
+    {
+        var found = new List<(SwarmEngine, string)>();
+        foreach (var engine in await EnginesAsync())
+        {
+            var ps = await engine.DockerCheckedAsync([.. all ? new[] { "ps", "-a" } : ["ps"], "-q", "--filter", $"label=com.docker.swarm.service.name={Service(service)}"]);
+            found.AddRange(ps.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(id => (engine, id)));
+        }
+
+        return found;
+    }
 
     /// <summary>
-    /// The server's work, from the logs of every container its tasks ran (running and shut down,
-    /// read one by one with docker logs: docker service logs of a busy service is slow): one entry
-    /// per "Work done" line, with the task that did it (slot.task id), the client id and the
-    /// request's sequence number.
+    /// The server's work, from the logs of every container its tasks ran on any node (running and
+    /// shut down, read one by one with docker logs: docker service logs of a busy service is
+    /// slow): one entry per "Work done" line, with the task that did it (slot.task id), the client
+    /// id and the request's sequence number.
     /// </summary>
     public async Task<List<(string Task, string Client, long Sequence)>> ServerWorkAsync(DateTime? since = null)
     {
-        var containers = (await Cli.RunCheckedAsync("docker", ["ps", "-a", "--filter", $"label=com.docker.swarm.service.name={Service("server")}", "--format", "{{.ID}} {{.Label \"com.docker.swarm.task.name\"}}"]))
-            .StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' '));
         var work = new List<(string Task, string Client, long Sequence)>();
-        foreach (var container in containers)
+        foreach (var (engine, id) in await ContainersAsync("server", all: true))
         {
+            var task = (await engine.DockerCheckedAsync("inspect", id, "--format", "{{index .Config.Labels \"com.docker.swarm.task.name\"}}")).StandardOutput.Trim();
             List<string> args = ["logs"];
             if (since is { } s)
             {
                 args.AddRange(["--since", s.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture)]);
             }
 
-            var log = (await Cli.RunAsync("docker", [.. args, container[0]], timeout: TimeSpan.FromMinutes(2))).Output;
-            var task = container[1][(Service("server").Length + 1)..];
+            var log = (await engine.DockerAsync([.. args, id], TimeSpan.FromMinutes(2))).Output;
+            task = task[(Service("server").Length + 1)..];
             work.AddRange(WorkLine().Matches(log).Select(m => (task, m.Groups["client"].Value, long.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture))));
         }
 
         return work;
     }
 
-    /// <summary>Lists whatever of this stack, or of the swarm, is left in Docker.</summary>
+    /// <summary>The network of the worker node containers (eng/swarm-nodes.sh).</summary>
+    public const string NodeNetwork = "zmqaspire-swarm-nodes";
+
+    /// <summary>
+    /// Lists whatever of this stack, or of the swarm, is left in Docker: the swarm itself, services,
+    /// secrets, configs, the stack's containers, overlay networks, ingress, docker_gwbridge, and of
+    /// a multi-node swarm the worker containers, their volumes and their network.
+    /// </summary>
     public async Task<List<string>> LeftoversAsync()
     {
         var label = $"label=com.docker.stack.namespace={Name}";
@@ -189,6 +223,10 @@ internal sealed partial class SwarmStack : IAsyncDisposable
             .Where(n => n.StartsWith(Name + "_", StringComparison.Ordinal) || n.StartsWith("ingress ", StringComparison.Ordinal)
                 || n.StartsWith("docker_gwbridge ", StringComparison.Ordinal) || n.EndsWith(" overlay", StringComparison.Ordinal))
             .Select(n => $"network {n}"));
+        left.AddRange(networks.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(n => n.StartsWith(NodeNetwork + " ", StringComparison.Ordinal)).Select(n => $"network {n}"));
+        left.AddRange((await SwarmEngine.WorkerContainersAsync()).Select(w => $"worker container {w}"));
+        var volumes = await Cli.RunCheckedAsync("docker", ["volume", "ls", "-q", "--filter", "label=zmqaspire.swarm"]);
+        left.AddRange(volumes.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(v => $"volume {v}"));
         return left;
     }
 

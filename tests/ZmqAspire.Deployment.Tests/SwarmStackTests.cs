@@ -35,8 +35,8 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
             Assert.Contains("Received reply 2 [ World from 5556 ]", clientLog, StringComparison.Ordinal);
             output.WriteLine(string.Join('\n', clientLog.Split('\n').Where(l => l.Contains("SSH tunnel server up") || l.Contains("Received reply 0 ")).Take(4)));
 
-            await AssertOnlyTheBastionReachesTheServerAsync(stack);
-            await AssertHardenedAsync(stack);
+            await SwarmSecurityChecks.OnlyTheBastionReachesTheServerAsync(stack, output);
+            await SwarmSecurityChecks.HardenedAsync(stack, output);
             output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] security checked");
 
             await ScaleAndSeeEveryReplicaServeTheClientAsync(stack);
@@ -72,74 +72,6 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
 
         Assert.True(down.ExitCode == 0, "eng/swarm.sh down failed:\n" + down.Output);
         Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left));
-    }
-
-    private async Task AssertOnlyTheBastionReachesTheServerAsync(SwarmStack stack)
-    {
-        // The service publishes nothing, and nothing on the host answers on the server's port.
-        var ports = (await Cli.RunCheckedAsync("docker", ["service", "inspect", stack.Service("server"), "--format", "{{json .Endpoint.Ports}}"])).StandardOutput.Trim();
-        Assert.True(ports is "null" or "[]", $"the server service publishes {ports}");
-        using (var tcp = new TcpClient())
-        {
-            var refused = await Assert.ThrowsAsync<SocketException>(() => tcp.ConnectAsync(IPAddress.Loopback, 5556));
-            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
-            output.WriteLine($"host -> 127.0.0.1:5556: {refused.SocketErrorCode}; server published ports: none");
-        }
-
-        // Networks: the server on the internal backend only, the client on edge only, the bastion on both.
-        var server = (await stack.ContainerIdsAsync("server")).Single();
-        var bastion = (await stack.ContainerIdsAsync("bastion")).Single();
-        var client = (await stack.ContainerIdsAsync("client")).Single();
-        Assert.Equal([$"{stack.Name}_backend"], Networks(await InspectAsync(server)));
-        Assert.Equal([$"{stack.Name}_backend", $"{stack.Name}_edge"], Networks(await InspectAsync(bastion)));
-        Assert.Equal([$"{stack.Name}_edge"], Networks(await InspectAsync(client)));
-        Assert.Equal("true", (await Cli.RunCheckedAsync("docker", ["network", "inspect", stack.Name + "_backend", "--format", "{{.Internal}}"])).StandardOutput.Trim());
-
-        // The same probe from both sides: the bastion reaches server:5556, the client does not (by the
-        // service name or by its tasks' names: neither resolves on the edge network).
-        const string Probe = "exec 3<>/dev/tcp/{0}/5556";
-        var fromBastion = await Cli.RunAsync("docker", ["exec", bastion, "/bin/bash", "-c", string.Format(System.Globalization.CultureInfo.InvariantCulture, Probe, "server")]);
-        Assert.True(fromBastion.ExitCode == 0, "the bastion cannot reach server:5556: " + fromBastion.Output);
-        foreach (var name in new[] { "server", "tasks.server" })
-        {
-            var fromClient = await Cli.RunAsync("docker", ["exec", client, "/bin/bash", "-c", string.Format(System.Globalization.CultureInfo.InvariantCulture, Probe, name)]);
-            Assert.NotEqual(0, fromClient.ExitCode);
-            Assert.Contains("Name or service not known", fromClient.Output, StringComparison.Ordinal);
-            output.WriteLine($"client -> {name}:5556 directly: exit {fromClient.ExitCode}: {fromClient.Output.Trim()}; bastion -> server:5556: connected");
-        }
-    }
-
-    private async Task AssertHardenedAsync(SwarmStack stack)
-    {
-        foreach (var service in new[] { "server", "client", "bastion" })
-        {
-            var container = await InspectAsync((await stack.ContainerIdsAsync(service)).First());
-            var host = container.GetProperty("HostConfig");
-            var capDrop = host.GetProperty("CapDrop").EnumerateArray().Select(c => c.GetString()).ToList();
-            Assert.Contains("ALL", capDrop);
-            if (service == "bastion")
-            {
-                // sshd runs as root (privilege separation) with only the capabilities it uses, as in compose.
-                var capAdd = host.GetProperty("CapAdd").EnumerateArray().Select(c => c.GetString()!.Replace("CAP_", string.Empty, StringComparison.Ordinal)).Order(StringComparer.Ordinal);
-                Assert.Equal(["CHOWN", "DAC_OVERRIDE", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"], capAdd);
-                output.WriteLine($"bastion: root, capabilities ALL dropped, {string.Join(' ', capAdd)} kept");
-                continue;
-            }
-
-            Assert.Equal("10001:10001", container.GetProperty("Config").GetProperty("User").GetString());
-            Assert.True(host.GetProperty("ReadonlyRootfs").GetBoolean(), $"{service}: root file system writable");
-            Assert.Equal("healthy", container.GetProperty("State").GetProperty("Health").GetProperty("Status").GetString());
-            // The root file system refuses a write; /tmp (tmpfs) takes one.
-            var write = await Cli.RunAsync("docker", ["exec", container.GetProperty("Id").GetString()!, "/bin/bash", "-c", "echo x > /app/probe; echo x > /tmp/probe && echo tmp-ok"]);
-            Assert.Contains("Read-only file system", write.Output, StringComparison.Ordinal);
-            Assert.Contains("tmp-ok", write.Output, StringComparison.Ordinal);
-            output.WriteLine($"{service}: user 10001, capabilities ALL dropped, read-only root (tmpfs /tmp), healthy");
-        }
-
-        // The client's key: a swarm secret owned by the client's uid, readable by it alone.
-        var secrets = (await Cli.RunCheckedAsync("docker", ["service", "inspect", stack.Service("client"), "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}"])).StandardOutput;
-        var file = JsonDocument.Parse(secrets).RootElement.EnumerateArray().Single().GetProperty("File");
-        Assert.Equal(("client_ed25519_key", "10001", 256), (file.GetProperty("Name").GetString(), file.GetProperty("UID").GetString(), file.GetProperty("Mode").GetInt32()));
     }
 
     private async Task ScaleAndSeeEveryReplicaServeTheClientAsync(SwarmStack stack)
@@ -219,13 +151,4 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
     private static async Task<List<(string Id, string Image)>> RunningTasksAsync(SwarmStack stack) =>
         [.. (await Cli.RunCheckedAsync("docker", ["service", "ps", stack.Service("server"), "--filter", "desired-state=running", "--no-trunc", "--format", "{{.ID}} {{.Image}}"])).StandardOutput
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).Select(p => (p[0], p[1].Split('@')[0]))];
-
-    private static async Task<JsonElement> InspectAsync(string containerId)
-    {
-        var json = (await Cli.RunCheckedAsync("docker", ["inspect", containerId])).StandardOutput;
-        return JsonDocument.Parse(json).RootElement[0].Clone();
-    }
-
-    private static List<string> Networks(JsonElement container) =>
-        [.. container.GetProperty("NetworkSettings").GetProperty("Networks").EnumerateObject().Select(n => n.Name).Order(StringComparer.Ordinal)];
 }
