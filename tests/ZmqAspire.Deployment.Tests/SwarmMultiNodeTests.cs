@@ -61,19 +61,7 @@ public sealed class SwarmMultiNodeTests(ITestOutputHelper output)
         await stack.DisposeAsync();
         output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] down in {downTook.TotalSeconds:0.0} s; multi-node swarm test took {watch.Elapsed.TotalSeconds:0} s");
         output.WriteLine($"$ docker node ls (after down): exit {nodeList.ExitCode}: {nodeList.Output.Trim()}");
-        foreach (var line in cleaned)
-        {
-            output.WriteLine("cleaned up after eng/swarm.sh down: " + line);
-        }
-
-        if (failure is not null)
-        {
-            output.WriteLine($"left behind by down: {string.Join(", ", left)}");
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
-        }
-
-        Assert.True(down.ExitCode == 0, "eng/swarm.sh down failed:\n" + down.Output);
-        Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left));
+        SwarmStack.AssertTornDown(output, down, left, cleaned, failure);
         Assert.Empty(cleaned);
         // No swarm, so no node list: the engine is no manager of anything.
         Assert.NotEqual(0, nodeList.ExitCode);

@@ -4,7 +4,8 @@ using System.Text.RegularExpressions;
 namespace ZmqAspire.Deployment.Tests;
 
 /// <summary>
-/// One deployment of deploy/swarm/stack.yml on a single-node swarm that it makes and leaves,
+/// One deployment of deploy/swarm/stack.yml on a swarm that it makes and leaves (one node, or
+/// Docker-in-Docker workers beside this engine: eng/swarm.sh up --nodes N),
 /// through eng/swarm.sh (as a user runs it), under a stack name of its own, with fresh keys in a
 /// temporary 0700 folder and the bastion's SSH port on a free port.
 /// </summary>
@@ -116,6 +117,29 @@ internal sealed partial class SwarmStack : IAsyncDisposable
         }
 
         return done;
+    }
+
+    /// <summary>
+    /// The end of a swarm test, after <see cref="DownAsync"/> and <see cref="LeaveSwarmWeMadeAsync"/>:
+    /// prints what the test had to clean up after <c>eng/swarm.sh down</c>, rethrows the test's own
+    /// failure first (with what down left, for the diagnosis), then asserts that down succeeded
+    /// and left nothing.
+    /// </summary>
+    public static void AssertTornDown(ITestOutputHelper output, CliResult down, List<string> left, List<string> cleaned, Exception? failure)
+    {
+        foreach (var line in cleaned)
+        {
+            output.WriteLine("cleaned up after eng/swarm.sh down: " + line);
+        }
+
+        if (failure is not null)
+        {
+            output.WriteLine($"left behind by down: {string.Join(", ", left)}");
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+
+        Assert.True(down.ExitCode == 0, "eng/swarm.sh down failed:\n" + down.Output);
+        Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left));
     }
 
     public static Task<CliResult> DockerAsync(params string[] arguments) => Cli.RunAsync("docker", arguments, timeout: TimeSpan.FromMinutes(4));

@@ -59,19 +59,7 @@ public sealed class SwarmStackTests(ITestOutputHelper output)
         await stack.DisposeAsync();
         await Cli.RunAsync("docker", ["rmi", updateTag]); // only our tag; the image stays
         output.WriteLine($"[{watch.Elapsed.TotalSeconds:0} s] down; swarm test took {watch.Elapsed.TotalSeconds:0} s");
-        foreach (var line in cleaned)
-        {
-            output.WriteLine("cleaned up after eng/swarm.sh down: " + line);
-        }
-
-        if (failure is not null)
-        {
-            output.WriteLine($"left behind by down: {string.Join(", ", left)}");
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
-        }
-
-        Assert.True(down.ExitCode == 0, "eng/swarm.sh down failed:\n" + down.Output);
-        Assert.True(left.Count == 0, "left behind: " + string.Join(", ", left));
+        SwarmStack.AssertTornDown(output, down, left, cleaned, failure);
     }
 
     private async Task ScaleAndSeeEveryReplicaServeTheClientAsync(SwarmStack stack)
