@@ -153,8 +153,14 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         (int)Math.Max(settings.Smoke ? 20 : 100, Math.Min(settings.Iterations, (long)settings.Iterations * 32 * 1024 / size));
 
     /// <summary>The warm-up of a throughput run (its rate sizes the run, which lasts <see cref="RunSettings.ThroughputSeconds"/>).</summary>
+    /// <remarks>
+    /// At least 50 messages (4 in a smoke run), but never more than 64 MiB of them (and no fewer
+    /// than 4): 50 messages of 16 MiB would be 800 MiB of warm-up, many seconds through a tunnel.
+    /// </remarks>
     private long ThroughputWarmup(int size) =>
-        Math.Max(settings.Smoke ? 4 : 50, Math.Min(settings.Iterations * 2L, settings.Iterations * 2_621L / size));
+        Math.Max(
+            settings.Smoke ? 4 : Math.Clamp(64L * 1024 * 1024 / size, 4, 50),
+            Math.Min(settings.Iterations * 2L, settings.Iterations * 2_621L / size));
 
     /// <summary>At most this many messages per throughput run, whatever the rate (a sanity bound, not a size).</summary>
     private const long ThroughputCap = 200_000_000;

@@ -21,7 +21,7 @@ var output = new Option<string>("--out")
 };
 var sizes = new Option<string>("--sizes")
 {
-    Description = "Message sizes, comma-separated; K and M suffixes are KiB and MiB.",
+    Description = "Message sizes, comma-separated; K and M suffixes are KiB and MiB (1 B to 16M).",
     DefaultValueFactory = _ => "64,1K,64K,1M",
 };
 var iterations = new Option<int?>("--iterations")
@@ -90,9 +90,20 @@ root.SetAction(async (parse, cancellationToken) =>
         selected = ["netmq", .. selected]; // every ratio is to NetMQ direct
     }
 
+    int[] messageSizes;
+    try
+    {
+        messageSizes = ParseSizes(parse.GetValue(sizes)!);
+    }
+    catch (Exception ex) when (ex is FormatException or OverflowException)
+    {
+        await Console.Error.WriteLineAsync($"--sizes: {ex.Message}").ConfigureAwait(false);
+        return 2;
+    }
+
     var settings = new RunSettings(
         isSmoke,
-        ParseSizes(parse.GetValue(sizes)!),
+        messageSizes,
         parse.GetValue(iterations) ?? (isSmoke ? 40 : 10_000),
         parse.GetValue(repeat) ?? (isSmoke ? 1 : 3),
         [.. parse.GetValue(clients)!.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))],
@@ -123,6 +134,11 @@ static int[] ParseSizes(string text) =>
             s = s[..^1];
         }
 
-        return checked(int.Parse(s, CultureInfo.InvariantCulture) * multiplier);
+        var size = checked(int.Parse(s, CultureInfo.InvariantCulture) * multiplier);
+        // The servers accept messages up to 16 MiB (the product's server limit; see Server.cs).
+        return size is >= 1 and <= ServerMain.MaxMessageSize
+            ? size
+            : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"a message size is from 1 B to 16M, not {size:#,0} B"));
     }),
 ];
+

@@ -20,6 +20,9 @@ internal sealed record ServerPorts(int Rep, int Router, int Pull, int Control, i
 /// </summary>
 internal static class ServerMain
 {
+    /// <summary>The largest message the servers accept (and the benchmark sends), in bytes: the product server's limit.</summary>
+    internal const int MaxMessageSize = 16 * 1024 * 1024;
+
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private static volatile bool s_stop;
 
@@ -72,6 +75,7 @@ internal static class ServerMain
     {
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
+        socket.Options.MaxMsgSize = MaxMessageSize;
         bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
         var msg = default(Msg);
         msg.InitEmpty();
@@ -92,6 +96,7 @@ internal static class ServerMain
     {
         using var socket = new RouterSocket();
         socket.Options.Linger = TimeSpan.Zero;
+        socket.Options.MaxMsgSize = MaxMessageSize;
         socket.Options.SendHighWatermark = 100_000;
         socket.Options.ReceiveHighWatermark = 100_000;
         bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
@@ -122,6 +127,7 @@ internal static class ServerMain
     {
         using var socket = new PullSocket();
         socket.Options.Linger = TimeSpan.Zero;
+        socket.Options.MaxMsgSize = MaxMessageSize;
         bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
         var msg = default(Msg);
         msg.InitEmpty();
