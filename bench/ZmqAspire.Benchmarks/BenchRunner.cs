@@ -21,6 +21,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         throughputTime: TimeSpan.FromSeconds(settings.ThroughputSeconds));
     private readonly Dictionary<string, Transport> _transports = [];
     private readonly Dictionary<string, PeakMemory> _peaks = [];
+    private readonly Dictionary<string, ServerProcess> _servers = [];
     private Mode[] _modes = [];
     private BenchResults _results = null!;
     private ServerProcess _server = null!;
@@ -35,15 +36,22 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
 
         using var sshd = Sshd.Start();
         Log($"sshd on 127.0.0.1:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
-        using (_server = ServerProcess.Start())
+        using (_server = ServerProcess.Start("netmq"))
         {
             try
             {
+                _servers["netmq"] = _server;
+                if (_modes.Any(m => m.Peer == "pyzmq"))
+                {
+                    _servers["pyzmq"] = ServerProcess.Start("pyzmq");
+                    Log($"pyzmq server: {Proc.Run(ServerProcess.PythonPath, "-c", "import zmq; print('pyzmq', zmq.__version__, 'libzmq', zmq.zmq_version())").Output.Trim()}");
+                }
+
                 await StartTransportsAsync(sshd).ConfigureAwait(false);
                 foreach (var mode in _modes)
                 {
-                    _transports.TryGetValue(mode.Transport, out var transport);
-                    _results.Modes.Add(new ModeInfo(mode.Id, mode.Title, mode.Kind.ToString(), mode.Transport, transport?.Cipher));
+                    _transports.TryGetValue(mode.TransportKey, out var transport);
+                    _results.Modes.Add(new ModeInfo(mode.Id, mode.Title, mode.Kind.ToString(), mode.Transport, transport?.Cipher, mode.Peer));
                     _peaks[mode.Id] = new PeakMemory { Mode = mode.Id };
                 }
 
@@ -69,6 +77,11 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                 foreach (var transport in _transports.Values)
                 {
                     transport.Dispose();
+                }
+
+                foreach (var server in _servers.Values.Where(s => s != _server))
+                {
+                    server.Dispose();
                 }
             }
 
@@ -114,8 +127,24 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
 
     private async Task StartTransportsAsync(Sshd sshd)
     {
-        var needed = _modes.Select(m => m.Transport).ToHashSet();
+        var needed = _modes.Where(m => m.Peer == "netmq").Select(m => m.Transport).ToHashSet();
         _transports["direct"] = new DirectTransport(_server.Ports);
+        if (_servers.TryGetValue("pyzmq", out var pyzmq))
+        {
+            // The pyzmq server's own tunnels: another ssh -L process, another SSH session of ours.
+            var modes = _modes.Where(m => m.Peer == "pyzmq").Select(m => m.Transport).ToHashSet();
+            _transports["direct@pyzmq"] = new DirectTransport(pyzmq.Ports);
+            if (modes.Contains("ssh-L"))
+            {
+                _transports["ssh-L@pyzmq"] = new SshLTransport(sshd, pyzmq.Ports);
+            }
+
+            if (modes.Contains("tunnel"))
+            {
+                _transports["tunnel@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports).ConfigureAwait(false);
+            }
+        }
+
         if (needed.Contains("ssh-L"))
         {
             _transports["ssh-L"] = new SshLTransport(sshd, _server.Ports);
@@ -141,7 +170,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             _transports["relay"] = RelayTransport.Start(_server.Ports);
         }
 
-        foreach (var t in _transports.Values.Where(t => t.Cipher is not null))
+        foreach (var t in _transports.Values.Where(t => t.Cipher is not null).DistinctBy(t => t.Id))
         {
             Log($"{t.Title}: cipher {t.Cipher}");
         }
@@ -208,7 +237,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     var warmup = ThroughputWarmup(size);
                     Measure(mode, $"push/pull {Report.Size(size)}", () =>
                     {
-                        var stats = _work.Stream(mode.Kind, Ports(mode), _server.Ports.Control, size, warmup, ThroughputCap);
+                        var stats = _work.Stream(mode.Kind, Ports(mode), _servers[mode.Peer].Ports.Control, size, warmup, ThroughputCap);
                         push[mode.Id].Runs.Add(stats);
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
@@ -249,15 +278,16 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         }
     }
 
-    private ServerPorts Ports(Mode mode) => _transports[mode.Transport].Ports;
+    private ServerPorts Ports(Mode mode) => _transports[mode.TransportKey].Ports;
 
     /// <summary>Runs one measurement, recording the peak RSS of each side and any failure.</summary>
     private void Measure(Mode mode, string what, Func<string> body)
     {
-        var helper = _transports[mode.Transport].HelperPid;
+        var helper = _transports[mode.TransportKey].HelperPid;
+        var serverPid = _servers[mode.Peer].Pid;
         GC.Collect();
         Proc.ResetPeak(Proc.SelfPid);
-        Proc.ResetPeak(_server.Pid);
+        Proc.ResetPeak(serverPid);
         if (helper is { } h)
         {
             Proc.ResetPeak(h);
@@ -278,7 +308,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
 
         var peak = _peaks[mode.Id];
         var client = Proc.PeakRss(Proc.SelfPid) ?? 0;
-        var server = Proc.PeakRss(_server.Pid) ?? 0;
+        var server = Proc.PeakRss(serverPid) ?? 0;
         Log(string.Create(CultureInfo.InvariantCulture, $"{line}; peak RSS client {client / 1048576.0:0} MiB, server {server / 1048576.0:0} MiB)"));
         peak.ClientProcessBytes = Math.Max(peak.ClientProcessBytes, client);
         peak.ServerProcessBytes = Math.Max(peak.ServerProcessBytes, server);

@@ -7,7 +7,7 @@ using ZmqAspire.Benchmarks;
 if (args.Length > 0 && args[0] == "serve")
 {
     // The server process (started by the benchmark itself).
-    return ServerMain.Run();
+    return ServerMain.Run(args.Length > 1 ? args[1] : "127.0.0.1");
 }
 
 var smoke = new Option<bool>("--smoke")

@@ -17,9 +17,11 @@ internal static class Report
 
     public static void ComputeRatios(BenchResults results)
     {
+        var peers = results.Modes.ToDictionary(m => m.Id, m => Mode.DirectOf(m.Peer));
+        string DirectOf(string mode) => peers.TryGetValue(mode, out var d) && results.Modes.Any(m => m.Id == d) ? d : Direct;
         foreach (var r in results.Latency)
         {
-            var direct = results.Latency.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size)?.Median;
+            var direct = results.Latency.FirstOrDefault(d => d.Mode == DirectOf(r.Mode) && d.Size == r.Size)?.Median;
             r.P50VersusNetMQDirect = r.Median is { } m && direct is { P50Us: > 0 } ? m.P50Us / direct.P50Us : null;
         }
 
@@ -27,7 +29,7 @@ internal static class Report
         {
             foreach (var r in list)
             {
-                var direct = list.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size)?.MedianMessagesPerSecond;
+                var direct = list.FirstOrDefault(d => d.Mode == DirectOf(r.Mode) && d.Size == r.Size)?.MedianMessagesPerSecond;
                 r.VersusNetMQDirect = r.MedianMessagesPerSecond is { } m && direct is > 0 ? m / direct : null;
             }
         }
@@ -35,7 +37,7 @@ internal static class Report
         foreach (var r in results.Concurrency)
         {
             var one = results.Concurrency.FirstOrDefault(d => d.Mode == r.Mode && d.Size == r.Size && d.Clients == 1)?.MedianRoundTripsPerSecond;
-            var direct = results.Concurrency.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size && d.Clients == r.Clients)?.MedianRoundTripsPerSecond;
+            var direct = results.Concurrency.FirstOrDefault(d => d.Mode == DirectOf(r.Mode) && d.Size == r.Size && d.Clients == r.Clients)?.MedianRoundTripsPerSecond;
             r.VersusOneClient = r.MedianRoundTripsPerSecond is { } m && one is > 0 ? m / one : null;
             r.VersusNetMQDirect = r.MedianRoundTripsPerSecond is { } m2 && direct is > 0 ? m2 / direct : null;
         }

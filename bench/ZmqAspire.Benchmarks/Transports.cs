@@ -50,9 +50,8 @@ internal sealed class SshLTransport : Transport
     public SshLTransport(Sshd sshd, ServerPorts server)
         : base("ssh-L", "OpenSSH ssh -L")
     {
-        _ssh = SshForward.Start(sshd, [server.Rep, server.Router, server.Pull, server.Tcp], "bench");
-        var p = _ssh.LocalPorts;
-        Ports = new ServerPorts(p[0], p[1], p[2], server.Control, p[3]);
+        _ssh = SshForward.Start(sshd, server.Forwarded, "bench");
+        Ports = server.Through(_ssh.LocalPorts);
     }
 
     public override string? Cipher => _ssh.Cipher;
@@ -79,8 +78,7 @@ internal sealed class TunnelTransport : Transport
     public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server)
     {
         var session = await SshTunnelSession.ConnectAsync(sshd.TunnelOptions()).ConfigureAwait(false);
-        int Forward(int port) => session.OpenLocalForward(new TcpEndpoint("127.0.0.1", port)).LocalPort;
-        var ports = new ServerPorts(Forward(server.Rep), Forward(server.Router), Forward(server.Pull), server.Control, Forward(server.Tcp));
+        var ports = server.Through([.. server.Forwarded.Select(port => session.OpenLocalForward(new TcpEndpoint("127.0.0.1", port)).LocalPort)]);
         return new TunnelTransport(session, ports);
     }
 

@@ -69,6 +69,6 @@ internal static class Verdict
             return null;
         }
 
-        return modes.FirstOrDefault(m => m.Transport == "ssh-L" && m.Kind == mode.Kind)?.Id;
+        return modes.FirstOrDefault(m => m.Transport == "ssh-L" && m.Kind == mode.Kind && m.Peer == mode.Peer)?.Id;
     }
 }
