@@ -22,6 +22,9 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
     private readonly Dictionary<string, Transport> _transports = [];
     private readonly Dictionary<string, PeakMemory> _peaks = [];
     private readonly Dictionary<string, ServerProcess> _servers = [];
+    private readonly Dictionary<string, ServerPorts> _reach = [];
+    private readonly List<DelayLine> _lines = [];
+    private NetworkNamespace? _netns;
     private Mode[] _modes = [];
     private BenchResults _results = null!;
     private ServerProcess _server = null!;
@@ -34,16 +37,24 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         Log($"ZmqAspire benchmark{(settings.Smoke ? " (smoke)" : string.Empty)}: modes {string.Join(", ", settings.Modes)}; sizes {string.Join(", ", settings.Sizes.Select(Report.Size))}; "
             + $"{settings.Repeats} run(s) each; load average {_results.Machine.LoadAverageAtStart}");
 
-        using var sshd = Sshd.Start();
-        Log($"sshd on 127.0.0.1:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
-        using (_server = ServerProcess.Start("netmq"))
+        var oneWay = TimeSpan.FromMilliseconds(settings.WanRttMs / 2.0);
+        using var netns = _netns = settings.Netns ? NetworkNamespace.Create() : null;
+        if (netns is not null)
+        {
+            Log($"network namespace {netns.Name}: veth {netns.HostAddress} <-> {netns.InnerAddress} (MTU {netns.Mtu}); "
+                + (settings.WanRttMs > 0 ? $"delay lines add {settings.WanRttMs} ms RTT ({oneWay.TotalMilliseconds:0.#} ms each way)" : "no delay line"));
+        }
+
+        using var sshd = Sshd.Start(netns, oneWay);
+        Log($"sshd on {sshd.Host}:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
+        using (_server = StartServer("netmq"))
         {
             try
             {
                 _servers["netmq"] = _server;
                 if (_modes.Any(m => m.Peer == "pyzmq"))
                 {
-                    _servers["pyzmq"] = ServerProcess.Start("pyzmq");
+                    _servers["pyzmq"] = StartServer("pyzmq");
                     Log($"pyzmq server: {Proc.Run(ServerProcess.PythonPath, "-c", "import zmq; print('pyzmq', zmq.__version__, 'libzmq', zmq.zmq_version())").Output.Trim()}");
                 }
 
@@ -83,6 +94,8 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                 {
                     server.Dispose();
                 }
+
+                _lines.ForEach(l => l.Dispose());
             }
 
             if (settings.Phases.Contains("memory"))
@@ -122,18 +135,51 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         return 0;
     }
 
+    /// <summary>
+    /// Starts a server and records how the benchmark reaches it directly (<see cref="_reach"/>):
+    /// its own ports on 127.0.0.1, or, with a network namespace, a delay line on 127.0.0.1 per port
+    /// (delaying by the WAN mode's half round trip, or not at all) to the namespace's address.
+    /// </summary>
+    private ServerProcess StartServer(string peer)
+    {
+        if (_netns is null)
+        {
+            var local = ServerProcess.Start(peer);
+            _reach[peer] = local.Ports;
+            return local;
+        }
+
+        var server = ServerProcess.Start(peer, "0.0.0.0", _netns.Name);
+        var oneWay = TimeSpan.FromMilliseconds(settings.WanRttMs / 2.0);
+        int Line(int port)
+        {
+            if (port == 0)
+            {
+                return 0;
+            }
+
+            var line = DelayLine.Start(_netns.InnerAddress, port, oneWay);
+            _lines.Add(line);
+            return line.Port;
+        }
+
+        var p = server.Ports;
+        _reach[peer] = new ServerPorts(Line(p.Rep), Line(p.Router), Line(p.Pull), Line(p.Control), Line(p.Tcp));
+        return server;
+    }
+
     private static void Log(string message) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[bench {DateTime.Now:HH:mm:ss}] {message}"));
 
     private async Task StartTransportsAsync(Sshd sshd)
     {
         var needed = _modes.Where(m => m.Peer == "netmq").Select(m => m.Transport).ToHashSet();
-        _transports["direct"] = new DirectTransport(_server.Ports);
+        _transports["direct"] = new DirectTransport(_reach["netmq"]);
         if (_servers.TryGetValue("pyzmq", out var pyzmq))
         {
             // The pyzmq server's own tunnels: another ssh -L process, another SSH session of ours.
             var modes = _modes.Where(m => m.Peer == "pyzmq").Select(m => m.Transport).ToHashSet();
-            _transports["direct@pyzmq"] = new DirectTransport(pyzmq.Ports);
+            _transports["direct@pyzmq"] = new DirectTransport(_reach["pyzmq"]);
             if (modes.Contains("ssh-L"))
             {
                 _transports["ssh-L@pyzmq"] = new SshLTransport(sshd, pyzmq.Ports);
@@ -237,7 +283,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     var warmup = ThroughputWarmup(size);
                     Measure(mode, $"push/pull {Report.Size(size)}", () =>
                     {
-                        var stats = _work.Stream(mode.Kind, Ports(mode), _servers[mode.Peer].Ports.Control, size, warmup, ThroughputCap);
+                        var stats = _work.Stream(mode.Kind, Ports(mode), _reach[mode.Peer].Control, size, warmup, ThroughputCap);
                         push[mode.Id].Runs.Add(stats);
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });

@@ -60,9 +60,18 @@ var modes = new Option<string?>("--modes")
         + ". Default: " + string.Join(",", Mode.DefaultIds) + " (smoke: " + string.Join(",", Mode.SmokeIds) + ").",
 };
 
+var netns = new Option<bool>("--netns")
+{
+    Description = "Run sshd and the servers in a network namespace of their own, reached over a veth pair (root; iproute2).",
+};
+var wanRtt = new Option<int?>("--wan-rtt")
+{
+    Description = "WAN mode: --netns, with a user-space delay line adding this round trip (milliseconds, half each way) in front of sshd and of the servers.",
+};
+
 var root = new RootCommand("ZmqAspire tunnel benchmark: latency, throughput, concurrency and memory against NetMQ direct and OpenSSH ssh -L, on 127.0.0.1.")
 {
-    smoke, output, sizes, iterations, seconds, repeat, clients, concurrencySizes, forwards, phases, modes,
+    smoke, output, sizes, iterations, seconds, repeat, clients, concurrencySizes, forwards, phases, modes, netns, wanRtt,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -111,7 +120,15 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(forwards) ?? (isSmoke ? 5 : 50),
         [.. Mode.All.Where(m => selected.Contains(m.Id)).Select(m => m.Id)],
         [.. parse.GetValue(phases)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
-        parse.GetValue(seconds) ?? (isSmoke ? 0.2 : 1.5));
+        parse.GetValue(seconds) ?? (isSmoke ? 0.2 : 1.5),
+        parse.GetValue(netns) || parse.GetValue(wanRtt) is not null,
+        parse.GetValue(wanRtt) ?? 0);
+    if (settings.WanRttMs is < 0 or > 10_000)
+    {
+        await Console.Error.WriteLineAsync("--wan-rtt: from 0 to 10000 ms").ConfigureAwait(false);
+        return 2;
+    }
+
     var runner = new BenchRunner(settings, parse.GetValue(output)!);
     return await runner.RunAsync(cancellationToken).ConfigureAwait(false);
 });

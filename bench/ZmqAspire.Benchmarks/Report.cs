@@ -110,7 +110,10 @@ internal static class Report
         md.AppendLine("## ZmqAspire benchmark" + (s.Smoke ? " (smoke run: tiny counts, not figures)" : string.Empty));
         md.AppendLine();
         md.AppendLine(Inv($"- Machine: {m.Cpu}, {m.Cores} cores, {m.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB; {m.Os}, Linux {m.Kernel}; {m.Dotnet}"));
-        md.AppendLine(Inv($"- NetMQ {m.NetMQ}, SSH.NET {m.SshNet}, {m.OpenSsh}; everything on 127.0.0.1 (server in its own process, one local sshd)"));
+        md.AppendLine(Inv($"- NetMQ {m.NetMQ}, SSH.NET {m.SshNet}, {m.OpenSsh}; ")
+            + (s.WanRttMs > 0 ? Inv($"WAN mode: sshd and the servers in a network namespace of their own behind a veth pair, with a delay line adding {s.WanRttMs} ms RTT in front of sshd and of every server port")
+                : s.Netns ? "sshd and the servers in a network namespace of their own, reached over a veth pair (no delay line on sshd; the direct modes pass a zero-delay relay)"
+                : "everything on 127.0.0.1 (server in its own process, one local sshd)"));
         md.AppendLine(Inv($"- Load average at start {m.LoadAverageAtStart}, at end {results.LoadAverageAtEnd}. {m.Note}"));
         md.AppendLine(Inv($"- {s.Repeats} run(s) of each measurement, interleaved across modes; medians shown. Duration {results.DurationSeconds:0} s."));
         foreach (var mode in results.Modes.Where(x => x.Cipher is not null).DistinctBy(x => x.Transport))

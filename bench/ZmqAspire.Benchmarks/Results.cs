@@ -66,7 +66,9 @@ internal sealed record MachineInfo(
     string NetMQ, string SshNet, string OpenSsh, string LoadAverageAtStart, string Note);
 
 /// <param name="ThroughputSeconds">Traffic per throughput run, in seconds.</param>
-internal sealed record RunSettings(bool Smoke, int[] Sizes, int Iterations, int Repeats, int[] Clients, int[] ConcurrencySizes, int Forwards, string[] Modes, string[] Phases, double ThroughputSeconds);
+/// <param name="Netns">sshd and the servers in a network namespace of their own, reached over a veth pair.</param>
+/// <param name="WanRttMs">The round trip a delay line adds in front of sshd and the servers, in milliseconds (0: none).</param>
+internal sealed record RunSettings(bool Smoke, int[] Sizes, int Iterations, int Repeats, int[] Clients, int[] ConcurrencySizes, int Forwards, string[] Modes, string[] Phases, double ThroughputSeconds, bool Netns = false, int WanRttMs = 0);
 
 internal sealed record ModeInfo(string Id, string Title, string Kind, string Transport, string? Cipher, string Peer = "netmq");
 

@@ -116,7 +116,7 @@ internal sealed class PlainSshNetTransport : Transport
     public static async Task<SshClient> ConnectClientAsync(Sshd sshd)
     {
         var key = new PrivateKeyFile(sshd.ClientKeyPath);
-        var info = new ConnectionInfo("127.0.0.1", sshd.Port, sshd.User, new PrivateKeyAuthenticationMethod(sshd.User, key));
+        var info = new ConnectionInfo(sshd.Host, sshd.Port, sshd.User, new PrivateKeyAuthenticationMethod(sshd.User, key));
         var client = new SshClient(info);
         client.HostKeyReceived += (_, e) => e.CanTrust = HostKeyPolicy.Fingerprint(e.HostKey) == sshd.HostKeyFingerprint;
         await client.ConnectAsync(CancellationToken.None).ConfigureAwait(false);
