@@ -189,6 +189,16 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             {
                 _transports["tunnel@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports).ConfigureAwait(false);
             }
+
+            if (modes.Contains(TunnelTransport.OpenSshWindowId))
+            {
+                _transports[TunnelTransport.OpenSshWindowId + "@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports, TunnelTransport.OpenSshWindow).ConfigureAwait(false);
+            }
+        }
+
+        if (needed.Contains(TunnelTransport.OpenSshWindowId))
+        {
+            _transports[TunnelTransport.OpenSshWindowId] = await TunnelTransport.StartAsync(sshd, _server.Ports, TunnelTransport.OpenSshWindow).ConfigureAwait(false);
         }
 
         if (needed.Contains("ssh-L"))
@@ -340,10 +350,14 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         }
 
         var clock = Stopwatch.StartNew();
+        var gcPause = GC.GetTotalPauseDuration();
+        var gen2 = GC.CollectionCount(2);
         string line;
         try
         {
-            line = $"{mode.Id,-13} {what,-22} {body()} ({clock.Elapsed.TotalSeconds:0.0} s";
+            var figures = body();
+            // This process's GC pauses stop our in-process tunnel too (not ssh -L, a process of its own).
+            line = $"{mode.Id,-13} {what,-22} {figures} ({clock.Elapsed.TotalSeconds:0.0} s; GC paused {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:0} ms, {GC.CollectionCount(2) - gen2} gen2";
         }
         catch (Exception ex)
         {

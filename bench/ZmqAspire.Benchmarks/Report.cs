@@ -124,7 +124,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### REQ/REP round-trip latency (µs)");
         md.AppendLine();
-        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | p50 vs NetMQ direct | vs ssh -L |");
+        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | p50 vs direct | vs ssh -L |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results.Latency)
         {

@@ -66,8 +66,14 @@ internal sealed class TunnelTransport : Transport
 {
     private readonly SshTunnelSession _session;
 
-    private TunnelTransport(SshTunnelSession session, ServerPorts ports)
-        : base("tunnel", "ZmqAspire tunnel")
+    /// <summary>The transport id of our tunnel with OpenSSH's 2 MiB channel window (the "before" of <see cref="SshTunnelOptions.ChannelWindowSize"/>).</summary>
+    public const string OpenSshWindowId = "tunnel-w2M";
+
+    /// <summary>OpenSSH's channel window, 2 MiB, in bytes.</summary>
+    public const int OpenSshWindow = 2 * 1024 * 1024;
+
+    private TunnelTransport(SshTunnelSession session, ServerPorts ports, int? window)
+        : base(window is null ? "tunnel" : OpenSshWindowId, window is null ? "ZmqAspire tunnel" : "ZmqAspire tunnel, 2 MiB window")
     {
         _session = session;
         Ports = ports;
@@ -75,11 +81,18 @@ internal sealed class TunnelTransport : Transport
 
     public override string? Cipher => _session.NegotiatedCipher;
 
-    public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server)
+    /// <summary>Connects a session (with the default channel window, or <paramref name="window"/> bytes) and opens a forward per server port.</summary>
+    public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server, int? window = null)
     {
-        var session = await SshTunnelSession.ConnectAsync(sshd.TunnelOptions()).ConfigureAwait(false);
+        var options = sshd.TunnelOptions();
+        if (window is { } bytes)
+        {
+            options.ChannelWindowSize = bytes;
+        }
+
+        var session = await SshTunnelSession.ConnectAsync(options).ConfigureAwait(false);
         var ports = server.Through([.. server.Forwarded.Select(port => session.OpenLocalForward(new TcpEndpoint("127.0.0.1", port)).LocalPort)]);
-        return new TunnelTransport(session, ports);
+        return new TunnelTransport(session, ports, window);
     }
 
     public override void Dispose() => _session.Dispose();
