@@ -21,6 +21,10 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         throughputTime: TimeSpan.FromSeconds(settings.ThroughputSeconds));
     private readonly Dictionary<string, Transport> _transports = [];
     private readonly Dictionary<string, PeakMemory> _peaks = [];
+    private readonly Dictionary<string, ServerProcess> _servers = [];
+    private readonly Dictionary<string, ServerPorts> _reach = [];
+    private readonly List<DelayLine> _lines = [];
+    private NetworkNamespace? _netns;
     private Mode[] _modes = [];
     private BenchResults _results = null!;
     private ServerProcess _server = null!;
@@ -33,17 +37,32 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         Log($"ZmqAspire benchmark{(settings.Smoke ? " (smoke)" : string.Empty)}: modes {string.Join(", ", settings.Modes)}; sizes {string.Join(", ", settings.Sizes.Select(Report.Size))}; "
             + $"{settings.Repeats} run(s) each; load average {_results.Machine.LoadAverageAtStart}");
 
-        using var sshd = Sshd.Start();
-        Log($"sshd on 127.0.0.1:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
-        using (_server = ServerProcess.Start())
+        var oneWay = TimeSpan.FromMilliseconds(settings.WanRttMs / 2.0);
+        using var netns = _netns = settings.Netns ? NetworkNamespace.Create() : null;
+        if (netns is not null)
+        {
+            Log($"network namespace {netns.Name}: veth {netns.HostAddress} <-> {netns.InnerAddress} (MTU {netns.Mtu}); "
+                + (settings.WanRttMs > 0 ? $"delay lines add {settings.WanRttMs} ms RTT ({oneWay.TotalMilliseconds:0.#} ms each way)" : "no delay line"));
+        }
+
+        using var sshd = Sshd.Start(netns, oneWay);
+        Log($"sshd on {sshd.Host}:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
+        using (_server = StartServer("netmq"))
         {
             try
             {
+                _servers["netmq"] = _server;
+                if (_modes.Any(m => m.Peer == "pyzmq"))
+                {
+                    _servers["pyzmq"] = StartServer("pyzmq");
+                    Log($"pyzmq server: {Proc.Run(ServerProcess.PythonPath, "-c", "import zmq; print('pyzmq', zmq.__version__, 'libzmq', zmq.zmq_version())").Output.Trim()}");
+                }
+
                 await StartTransportsAsync(sshd).ConfigureAwait(false);
                 foreach (var mode in _modes)
                 {
-                    _transports.TryGetValue(mode.Transport, out var transport);
-                    _results.Modes.Add(new ModeInfo(mode.Id, mode.Title, mode.Kind.ToString(), mode.Transport, transport?.Cipher));
+                    _transports.TryGetValue(mode.TransportKey, out var transport);
+                    _results.Modes.Add(new ModeInfo(mode.Id, mode.Title, mode.Kind.ToString(), mode.Transport, transport?.Cipher, mode.Peer));
                     _peaks[mode.Id] = new PeakMemory { Mode = mode.Id };
                 }
 
@@ -70,6 +89,13 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                 {
                     transport.Dispose();
                 }
+
+                foreach (var server in _servers.Values.Where(s => s != _server))
+                {
+                    server.Dispose();
+                }
+
+                _lines.ForEach(l => l.Dispose());
             }
 
             if (settings.Phases.Contains("memory"))
@@ -109,13 +135,72 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         return 0;
     }
 
+    /// <summary>
+    /// Starts a server and records how the benchmark reaches it directly (<see cref="_reach"/>):
+    /// its own ports on 127.0.0.1, or, with a network namespace, a delay line on 127.0.0.1 per port
+    /// (delaying by the WAN mode's half round trip, or not at all) to the namespace's address.
+    /// </summary>
+    private ServerProcess StartServer(string peer)
+    {
+        if (_netns is null)
+        {
+            var local = ServerProcess.Start(peer);
+            _reach[peer] = local.Ports;
+            return local;
+        }
+
+        var server = ServerProcess.Start(peer, "0.0.0.0", _netns.Name);
+        var oneWay = TimeSpan.FromMilliseconds(settings.WanRttMs / 2.0);
+        int Line(int port)
+        {
+            if (port == 0)
+            {
+                return 0;
+            }
+
+            var line = DelayLine.Start(_netns.InnerAddress, port, oneWay);
+            _lines.Add(line);
+            return line.Port;
+        }
+
+        var p = server.Ports;
+        _reach[peer] = new ServerPorts(Line(p.Rep), Line(p.Router), Line(p.Pull), Line(p.Control), Line(p.Tcp));
+        return server;
+    }
+
     private static void Log(string message) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[bench {DateTime.Now:HH:mm:ss}] {message}"));
 
     private async Task StartTransportsAsync(Sshd sshd)
     {
-        var needed = _modes.Select(m => m.Transport).ToHashSet();
-        _transports["direct"] = new DirectTransport(_server.Ports);
+        var needed = _modes.Where(m => m.Peer == "netmq").Select(m => m.Transport).ToHashSet();
+        _transports["direct"] = new DirectTransport(_reach["netmq"]);
+        if (_servers.TryGetValue("pyzmq", out var pyzmq))
+        {
+            // The pyzmq server's own tunnels: another ssh -L process, another SSH session of ours.
+            var modes = _modes.Where(m => m.Peer == "pyzmq").Select(m => m.Transport).ToHashSet();
+            _transports["direct@pyzmq"] = new DirectTransport(_reach["pyzmq"]);
+            if (modes.Contains("ssh-L"))
+            {
+                _transports["ssh-L@pyzmq"] = new SshLTransport(sshd, pyzmq.Ports);
+            }
+
+            if (modes.Contains("tunnel"))
+            {
+                _transports["tunnel@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports).ConfigureAwait(false);
+            }
+
+            if (modes.Contains(TunnelTransport.OpenSshWindowId))
+            {
+                _transports[TunnelTransport.OpenSshWindowId + "@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports, TunnelTransport.OpenSshWindow).ConfigureAwait(false);
+            }
+        }
+
+        if (needed.Contains(TunnelTransport.OpenSshWindowId))
+        {
+            _transports[TunnelTransport.OpenSshWindowId] = await TunnelTransport.StartAsync(sshd, _server.Ports, TunnelTransport.OpenSshWindow).ConfigureAwait(false);
+        }
+
         if (needed.Contains("ssh-L"))
         {
             _transports["ssh-L"] = new SshLTransport(sshd, _server.Ports);
@@ -141,7 +226,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             _transports["relay"] = RelayTransport.Start(_server.Ports);
         }
 
-        foreach (var t in _transports.Values.Where(t => t.Cipher is not null))
+        foreach (var t in _transports.Values.Where(t => t.Cipher is not null).DistinctBy(t => t.Id))
         {
             Log($"{t.Title}: cipher {t.Cipher}");
         }
@@ -153,8 +238,14 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         (int)Math.Max(settings.Smoke ? 20 : 100, Math.Min(settings.Iterations, (long)settings.Iterations * 32 * 1024 / size));
 
     /// <summary>The warm-up of a throughput run (its rate sizes the run, which lasts <see cref="RunSettings.ThroughputSeconds"/>).</summary>
+    /// <remarks>
+    /// At least 50 messages (4 in a smoke run), but never more than 64 MiB of them (and no fewer
+    /// than 4): 50 messages of 16 MiB would be 800 MiB of warm-up, many seconds through a tunnel.
+    /// </remarks>
     private long ThroughputWarmup(int size) =>
-        Math.Max(settings.Smoke ? 4 : 50, Math.Min(settings.Iterations * 2L, settings.Iterations * 2_621L / size));
+        Math.Max(
+            settings.Smoke ? 4 : Math.Clamp(64L * 1024 * 1024 / size, 4, 50),
+            Math.Min(settings.Iterations * 2L, settings.Iterations * 2_621L / size));
 
     /// <summary>At most this many messages per throughput run, whatever the rate (a sanity bound, not a size).</summary>
     private const long ThroughputCap = 200_000_000;
@@ -202,7 +293,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     var warmup = ThroughputWarmup(size);
                     Measure(mode, $"push/pull {Report.Size(size)}", () =>
                     {
-                        var stats = _work.Stream(mode.Kind, Ports(mode), _server.Ports.Control, size, warmup, ThroughputCap);
+                        var stats = _work.Stream(mode.Kind, Ports(mode), _reach[mode.Peer].Control, size, warmup, ThroughputCap);
                         push[mode.Id].Runs.Add(stats);
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
@@ -243,25 +334,30 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         }
     }
 
-    private ServerPorts Ports(Mode mode) => _transports[mode.Transport].Ports;
+    private ServerPorts Ports(Mode mode) => _transports[mode.TransportKey].Ports;
 
     /// <summary>Runs one measurement, recording the peak RSS of each side and any failure.</summary>
     private void Measure(Mode mode, string what, Func<string> body)
     {
-        var helper = _transports[mode.Transport].HelperPid;
+        var helper = _transports[mode.TransportKey].HelperPid;
+        var serverPid = _servers[mode.Peer].Pid;
         GC.Collect();
         Proc.ResetPeak(Proc.SelfPid);
-        Proc.ResetPeak(_server.Pid);
+        Proc.ResetPeak(serverPid);
         if (helper is { } h)
         {
             Proc.ResetPeak(h);
         }
 
         var clock = Stopwatch.StartNew();
+        var gcPause = GC.GetTotalPauseDuration();
+        var gen2 = GC.CollectionCount(2);
         string line;
         try
         {
-            line = $"{mode.Id,-13} {what,-22} {body()} ({clock.Elapsed.TotalSeconds:0.0} s";
+            var figures = body();
+            // This process's GC pauses stop our in-process tunnel too (not ssh -L, a process of its own).
+            line = $"{mode.Id,-13} {what,-22} {figures} ({clock.Elapsed.TotalSeconds:0.0} s; GC paused {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:0} ms, {GC.CollectionCount(2) - gen2} gen2";
         }
         catch (Exception ex)
         {
@@ -272,7 +368,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
 
         var peak = _peaks[mode.Id];
         var client = Proc.PeakRss(Proc.SelfPid) ?? 0;
-        var server = Proc.PeakRss(_server.Pid) ?? 0;
+        var server = Proc.PeakRss(serverPid) ?? 0;
         Log(string.Create(CultureInfo.InvariantCulture, $"{line}; peak RSS client {client / 1048576.0:0} MiB, server {server / 1048576.0:0} MiB)"));
         peak.ClientProcessBytes = Math.Max(peak.ClientProcessBytes, client);
         peak.ServerProcessBytes = Math.Max(peak.ServerProcessBytes, server);

@@ -13,6 +13,7 @@ internal static class ChildProcesses
     private static readonly HashSet<Process> Running = [];
     private static readonly HashSet<string> Directories = [];
     private static readonly List<PosixSignalRegistration> Signals = [];
+    private static readonly List<Action> Cleanups = [];
 
     static ChildProcesses()
     {
@@ -53,6 +54,23 @@ internal static class ChildProcesses
         }
     }
 
+    /// <summary>Registers an action to run after the processes are killed if the benchmark ends early (a network namespace to delete).</summary>
+    public static void AddCleanup(Action cleanup)
+    {
+        lock (Gate)
+        {
+            Cleanups.Add(cleanup);
+        }
+    }
+
+    public static void RemoveCleanup(Action cleanup)
+    {
+        lock (Gate)
+        {
+            Cleanups.Remove(cleanup);
+        }
+    }
+
     public static void Remove(Process process)
     {
         lock (Gate)
@@ -65,10 +83,13 @@ internal static class ChildProcesses
     {
         Process[] all;
         string[] directories;
+        Action[] cleanups;
         lock (Gate)
         {
             all = [.. Running];
             Running.Clear();
+            cleanups = [.. Cleanups];
+            Cleanups.Clear();
             directories = [.. Directories];
             Directories.Clear();
         }
@@ -83,6 +104,28 @@ internal static class ChildProcesses
                 }
             }
             catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+
+        foreach (var process in all)
+        {
+            try
+            {
+                process.WaitForExit(2_000);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+
+        foreach (var cleanup in cleanups)
+        {
+            try
+            {
+                cleanup();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException)
             {
             }
         }

@@ -33,7 +33,7 @@ internal sealed partial class CliTransport : Transport
         List<string> arguments =
         [
             dll,
-            string.Create(CultureInfo.InvariantCulture, $"{sshd.User}@127.0.0.1:{sshd.Port}"),
+            string.Create(CultureInfo.InvariantCulture, $"{sshd.User}@{sshd.Host}:{sshd.Port}"),
             .. targets.Select(p => string.Create(CultureInfo.InvariantCulture, $"tcp://127.0.0.1:{p}")),
             "--host-key", sshd.HostKeyFingerprint,
             "--identity", sshd.ClientKeyPath,

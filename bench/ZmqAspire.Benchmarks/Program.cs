@@ -7,7 +7,7 @@ using ZmqAspire.Benchmarks;
 if (args.Length > 0 && args[0] == "serve")
 {
     // The server process (started by the benchmark itself).
-    return ServerMain.Run();
+    return ServerMain.Run(args.Length > 1 ? args[1] : "127.0.0.1");
 }
 
 var smoke = new Option<bool>("--smoke")
@@ -21,7 +21,7 @@ var output = new Option<string>("--out")
 };
 var sizes = new Option<string>("--sizes")
 {
-    Description = "Message sizes, comma-separated; K and M suffixes are KiB and MiB.",
+    Description = "Message sizes, comma-separated; K and M suffixes are KiB and MiB (1 B to 16M).",
     DefaultValueFactory = _ => "64,1K,64K,1M",
 };
 var iterations = new Option<int?>("--iterations")
@@ -60,9 +60,18 @@ var modes = new Option<string?>("--modes")
         + ". Default: " + string.Join(",", Mode.DefaultIds) + " (smoke: " + string.Join(",", Mode.SmokeIds) + ").",
 };
 
+var netns = new Option<bool>("--netns")
+{
+    Description = "Run sshd and the servers in a network namespace of their own, reached over a veth pair (root; iproute2).",
+};
+var wanRtt = new Option<int?>("--wan-rtt")
+{
+    Description = "WAN mode: --netns, with a user-space delay line adding this round trip (milliseconds, half each way) in front of sshd and of the servers.",
+};
+
 var root = new RootCommand("ZmqAspire tunnel benchmark: latency, throughput, concurrency and memory against NetMQ direct and OpenSSH ssh -L, on 127.0.0.1.")
 {
-    smoke, output, sizes, iterations, seconds, repeat, clients, concurrencySizes, forwards, phases, modes,
+    smoke, output, sizes, iterations, seconds, repeat, clients, concurrencySizes, forwards, phases, modes, netns, wanRtt,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -90,9 +99,20 @@ root.SetAction(async (parse, cancellationToken) =>
         selected = ["netmq", .. selected]; // every ratio is to NetMQ direct
     }
 
+    int[] messageSizes;
+    try
+    {
+        messageSizes = ParseSizes(parse.GetValue(sizes)!);
+    }
+    catch (Exception ex) when (ex is FormatException or OverflowException)
+    {
+        await Console.Error.WriteLineAsync($"--sizes: {ex.Message}").ConfigureAwait(false);
+        return 2;
+    }
+
     var settings = new RunSettings(
         isSmoke,
-        ParseSizes(parse.GetValue(sizes)!),
+        messageSizes,
         parse.GetValue(iterations) ?? (isSmoke ? 40 : 10_000),
         parse.GetValue(repeat) ?? (isSmoke ? 1 : 3),
         [.. parse.GetValue(clients)!.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))],
@@ -100,7 +120,15 @@ root.SetAction(async (parse, cancellationToken) =>
         parse.GetValue(forwards) ?? (isSmoke ? 5 : 50),
         [.. Mode.All.Where(m => selected.Contains(m.Id)).Select(m => m.Id)],
         [.. parse.GetValue(phases)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
-        parse.GetValue(seconds) ?? (isSmoke ? 0.2 : 1.5));
+        parse.GetValue(seconds) ?? (isSmoke ? 0.2 : 1.5),
+        parse.GetValue(netns) || parse.GetValue(wanRtt) is not null,
+        parse.GetValue(wanRtt) ?? 0);
+    if (settings.WanRttMs is < 0 or > 10_000)
+    {
+        await Console.Error.WriteLineAsync("--wan-rtt: from 0 to 10000 ms").ConfigureAwait(false);
+        return 2;
+    }
+
     var runner = new BenchRunner(settings, parse.GetValue(output)!);
     return await runner.RunAsync(cancellationToken).ConfigureAwait(false);
 });
@@ -123,6 +151,11 @@ static int[] ParseSizes(string text) =>
             s = s[..^1];
         }
 
-        return checked(int.Parse(s, CultureInfo.InvariantCulture) * multiplier);
+        var size = checked(int.Parse(s, CultureInfo.InvariantCulture) * multiplier);
+        // The servers accept messages up to 16 MiB (the product's server limit; see Server.cs).
+        return size is >= 1 and <= ServerMain.MaxMessageSize
+            ? size
+            : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"a message size is from 1 B to 16M, not {size:#,0} B"));
     }),
 ];
+

@@ -17,9 +17,11 @@ internal static class Report
 
     public static void ComputeRatios(BenchResults results)
     {
+        var peers = results.Modes.ToDictionary(m => m.Id, m => Mode.DirectOf(m.Peer));
+        string DirectOf(string mode) => peers.TryGetValue(mode, out var d) && results.Modes.Any(m => m.Id == d) ? d : Direct;
         foreach (var r in results.Latency)
         {
-            var direct = results.Latency.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size)?.Median;
+            var direct = results.Latency.FirstOrDefault(d => d.Mode == DirectOf(r.Mode) && d.Size == r.Size)?.Median;
             r.P50VersusNetMQDirect = r.Median is { } m && direct is { P50Us: > 0 } ? m.P50Us / direct.P50Us : null;
         }
 
@@ -27,7 +29,7 @@ internal static class Report
         {
             foreach (var r in list)
             {
-                var direct = list.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size)?.MedianMessagesPerSecond;
+                var direct = list.FirstOrDefault(d => d.Mode == DirectOf(r.Mode) && d.Size == r.Size)?.MedianMessagesPerSecond;
                 r.VersusNetMQDirect = r.MedianMessagesPerSecond is { } m && direct is > 0 ? m / direct : null;
             }
         }
@@ -35,7 +37,7 @@ internal static class Report
         foreach (var r in results.Concurrency)
         {
             var one = results.Concurrency.FirstOrDefault(d => d.Mode == r.Mode && d.Size == r.Size && d.Clients == 1)?.MedianRoundTripsPerSecond;
-            var direct = results.Concurrency.FirstOrDefault(d => d.Mode == Direct && d.Size == r.Size && d.Clients == r.Clients)?.MedianRoundTripsPerSecond;
+            var direct = results.Concurrency.FirstOrDefault(d => d.Mode == DirectOf(r.Mode) && d.Size == r.Size && d.Clients == r.Clients)?.MedianRoundTripsPerSecond;
             r.VersusOneClient = r.MedianRoundTripsPerSecond is { } m && one is > 0 ? m / one : null;
             r.VersusNetMQDirect = r.MedianRoundTripsPerSecond is { } m2 && direct is > 0 ? m2 / direct : null;
         }
@@ -108,7 +110,10 @@ internal static class Report
         md.AppendLine("## ZmqAspire benchmark" + (s.Smoke ? " (smoke run: tiny counts, not figures)" : string.Empty));
         md.AppendLine();
         md.AppendLine(Inv($"- Machine: {m.Cpu}, {m.Cores} cores, {m.MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB; {m.Os}, Linux {m.Kernel}; {m.Dotnet}"));
-        md.AppendLine(Inv($"- NetMQ {m.NetMQ}, SSH.NET {m.SshNet}, {m.OpenSsh}; everything on 127.0.0.1 (server in its own process, one local sshd)"));
+        md.AppendLine(Inv($"- NetMQ {m.NetMQ}, SSH.NET {m.SshNet}, {m.OpenSsh}; ")
+            + (s.WanRttMs > 0 ? Inv($"WAN mode: sshd and the servers in a network namespace of their own behind a veth pair, with a delay line adding {s.WanRttMs} ms RTT in front of sshd and of every server port")
+                : s.Netns ? "sshd and the servers in a network namespace of their own, reached over a veth pair (no delay line on sshd; the direct modes pass a zero-delay relay)"
+                : "everything on 127.0.0.1 (server in its own process, one local sshd)"));
         md.AppendLine(Inv($"- Load average at start {m.LoadAverageAtStart}, at end {results.LoadAverageAtEnd}. {m.Note}"));
         md.AppendLine(Inv($"- {s.Repeats} run(s) of each measurement, interleaved across modes; medians shown. Duration {results.DurationSeconds:0} s."));
         foreach (var mode in results.Modes.Where(x => x.Cipher is not null).DistinctBy(x => x.Transport))
@@ -119,7 +124,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### REQ/REP round-trip latency (µs)");
         md.AppendLine();
-        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | p50 vs NetMQ direct | vs ssh -L |");
+        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | p50 vs direct | vs ssh -L |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results.Latency)
         {

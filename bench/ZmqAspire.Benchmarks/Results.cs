@@ -1,8 +1,12 @@
 namespace ZmqAspire.Benchmarks;
 
 /// <summary>One measured mode: a kind of socket over a transport.</summary>
-internal sealed record Mode(string Id, string Title, Kind Kind, string Transport, bool Required)
+/// <param name="Peer">The server side: <c>netmq</c> (this executable) or <c>pyzmq</c> (libzmq, pyzmq_server.py).</param>
+internal sealed record Mode(string Id, string Title, Kind Kind, string Transport, bool Required, string Peer = "netmq")
 {
+    /// <summary>Gets the key of this mode's transport instance: one per transport and server (a pyzmq server has tunnels of its own).</summary>
+    public string TransportKey => Peer == "netmq" ? Transport : $"{Transport}@{Peer}";
+
     public static IReadOnlyList<Mode> All { get; } =
     [
         new("tcp", "raw TCP (floor)", Kind.Tcp, "direct", true),
@@ -16,7 +20,15 @@ internal sealed record Mode(string Id, string Title, Kind Kind, string Transport
         new("tcp-tunnel", "raw TCP via ZmqAspire tunnel", Kind.Tcp, "tunnel", false),
         new("tcp-cli", "raw TCP via zmq-tunnel (the command)", Kind.Tcp, "cli", false),
         new("tcp-sshnet", "raw TCP via SSH.NET defaults", Kind.Tcp, "sshnet", false),
+        new("netmq-tunnel-w2M", "NetMQ via ZmqAspire tunnel, 2 MiB window (OpenSSH's)", Kind.NetMQ, TunnelTransport.OpenSshWindowId, false),
+        new("pyzmq", "pyzmq (libzmq) server direct", Kind.NetMQ, "direct", false, "pyzmq"),
+        new("pyzmq-ssh-L", "pyzmq server via OpenSSH ssh -L", Kind.NetMQ, "ssh-L", false, "pyzmq"),
+        new("pyzmq-tunnel", "pyzmq server via ZmqAspire tunnel", Kind.NetMQ, "tunnel", false, "pyzmq"),
+        new("pyzmq-tunnel-w2M", "pyzmq server via ZmqAspire tunnel, 2 MiB window (OpenSSH's)", Kind.NetMQ, TunnelTransport.OpenSshWindowId, false, "pyzmq"),
     ];
+
+    /// <summary>Gets the mode every ratio "vs direct" of <paramref name="mode"/> is to: the direct mode of the same server.</summary>
+    public static string DirectOf(string peer) => peer == "netmq" ? "netmq" : peer;
 
     public static string[] DefaultIds { get; } = ["tcp", "netmq", "netmq-ssh-L", "netmq-tunnel", "netmq-sshnet"];
 
@@ -56,9 +68,11 @@ internal sealed record MachineInfo(
     string NetMQ, string SshNet, string OpenSsh, string LoadAverageAtStart, string Note);
 
 /// <param name="ThroughputSeconds">Traffic per throughput run, in seconds.</param>
-internal sealed record RunSettings(bool Smoke, int[] Sizes, int Iterations, int Repeats, int[] Clients, int[] ConcurrencySizes, int Forwards, string[] Modes, string[] Phases, double ThroughputSeconds);
+/// <param name="Netns">sshd and the servers in a network namespace of their own, reached over a veth pair.</param>
+/// <param name="WanRttMs">The round trip a delay line adds in front of sshd and the servers, in milliseconds (0: none).</param>
+internal sealed record RunSettings(bool Smoke, int[] Sizes, int Iterations, int Repeats, int[] Clients, int[] ConcurrencySizes, int Forwards, string[] Modes, string[] Phases, double ThroughputSeconds, bool Netns = false, int WanRttMs = 0);
 
-internal sealed record ModeInfo(string Id, string Title, string Kind, string Transport, string? Cipher);
+internal sealed record ModeInfo(string Id, string Title, string Kind, string Transport, string? Cipher, string Peer = "netmq");
 
 internal sealed class LatencyResult
 {

@@ -11,7 +11,15 @@ using NetMQ.Sockets;
 namespace ZmqAspire.Benchmarks;
 
 /// <summary>The ports the server process listens on, all on 127.0.0.1.</summary>
-internal sealed record ServerPorts(int Rep, int Router, int Pull, int Control, int Tcp);
+/// <remarks>The pyzmq server has no raw TCP echo: its <see cref="Tcp"/> is 0, and a tunnel forwards only the others.</remarks>
+internal sealed record ServerPorts(int Rep, int Router, int Pull, int Control, int Tcp)
+{
+    /// <summary>Gets the ports a tunnel forwards (all but the control socket, which is reached directly).</summary>
+    public int[] Forwarded => Tcp > 0 ? [Rep, Router, Pull, Tcp] : [Rep, Router, Pull];
+
+    /// <summary>Gets the ports as seen through a tunnel, from the local ports of <see cref="Forwarded"/> in order.</summary>
+    public ServerPorts Through(IReadOnlyList<int> local) => new(local[0], local[1], local[2], Control, Tcp > 0 ? local[3] : 0);
+}
 
 /// <summary>
 /// The benchmark's server side, run as a separate process (<c>serve</c> command) so its memory
@@ -20,8 +28,13 @@ internal sealed record ServerPorts(int Rep, int Router, int Pull, int Control, i
 /// </summary>
 internal static class ServerMain
 {
+    /// <summary>The largest message the servers accept (and the benchmark sends), in bytes: the product server's limit.</summary>
+    internal const int MaxMessageSize = 16 * 1024 * 1024;
+
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private static volatile bool s_stop;
+    private static string s_bind = "tcp://127.0.0.1";
+    private static IPAddress s_tcpBind = IPAddress.Loopback;
 
     // PULL sink state, driven by the control socket.
     private static long s_expected = long.MaxValue;
@@ -29,8 +42,11 @@ internal static class ServerMain
     private static long s_bytes;
     private static readonly ManualResetEventSlim s_done = new(false);
 
-    public static int Run()
+    /// <summary>Serves on <paramref name="bindAddress"/> (127.0.0.1; 0.0.0.0 inside the WAN mode's network namespace).</summary>
+    public static int Run(string bindAddress)
     {
+        s_bind = "tcp://" + bindAddress;
+        s_tcpBind = IPAddress.Parse(bindAddress);
         var rep = StartThread("rep", RepEcho);
         var router = StartThread("router", RouterEcho);
         var pull = StartThread("pull", PullSink);
@@ -72,7 +88,8 @@ internal static class ServerMain
     {
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
-        bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
+        socket.Options.MaxMsgSize = MaxMessageSize;
+        bound.SetResult(socket.BindRandomPort(s_bind));
         var msg = default(Msg);
         msg.InitEmpty();
         while (!s_stop)
@@ -92,9 +109,10 @@ internal static class ServerMain
     {
         using var socket = new RouterSocket();
         socket.Options.Linger = TimeSpan.Zero;
+        socket.Options.MaxMsgSize = MaxMessageSize;
         socket.Options.SendHighWatermark = 100_000;
         socket.Options.ReceiveHighWatermark = 100_000;
-        bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
+        bound.SetResult(socket.BindRandomPort(s_bind));
         var msg = default(Msg);
         msg.InitEmpty();
         while (!s_stop)
@@ -122,7 +140,8 @@ internal static class ServerMain
     {
         using var socket = new PullSocket();
         socket.Options.Linger = TimeSpan.Zero;
-        bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
+        socket.Options.MaxMsgSize = MaxMessageSize;
+        bound.SetResult(socket.BindRandomPort(s_bind));
         var msg = default(Msg);
         msg.InitEmpty();
         while (!s_stop)
@@ -146,7 +165,7 @@ internal static class ServerMain
     {
         using var socket = new ResponseSocket();
         socket.Options.Linger = TimeSpan.Zero;
-        bound.SetResult(socket.BindRandomPort("tcp://127.0.0.1"));
+        bound.SetResult(socket.BindRandomPort(s_bind));
         while (!s_stop)
         {
             if (!socket.TryReceiveFrameString(Poll, out var command))
@@ -179,7 +198,7 @@ internal static class ServerMain
     private static int StartTcp()
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Bind(new IPEndPoint(s_tcpBind, 0));
         listener.Listen(512);
         new Thread(() =>
         {
@@ -303,9 +322,12 @@ internal static class RawTcp
     }
 }
 
-/// <summary>Starts and owns the server process.</summary>
+/// <summary>Starts and owns a server process: the NetMQ one (this executable, <c>serve</c>) or the pyzmq one (pyzmq_server.py).</summary>
 internal sealed class ServerProcess : IDisposable
 {
+    /// <summary>Debian's Python, with python3-zmq (pyzmq 24, libzmq 4.3) installed by eng/setup.sh.</summary>
+    public const string PythonPath = "/usr/bin/python3";
+
     private readonly Process _process;
 
     private ServerProcess(Process process, ServerPorts ports)
@@ -318,25 +340,33 @@ internal sealed class ServerProcess : IDisposable
 
     public int Pid => _process.Id;
 
-    public static ServerProcess Start()
+    /// <summary>Starts the server of <paramref name="peer"/> (<c>netmq</c> or <c>pyzmq</c>), bound to <paramref name="bindAddress"/>, inside <paramref name="netns"/> when given.</summary>
+    public static ServerProcess Start(string peer, string bindAddress = "127.0.0.1", string? netns = null)
     {
-        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var info = new ProcessStartInfo(host)
+        var (file, arguments) = peer == "pyzmq" ? PyzmqCommand(bindAddress) : NetMQCommand(bindAddress);
+        var info = new ProcessStartInfo(netns is null ? file : NetworkNamespace.IpPath)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+        if (netns is not null)
         {
-            info.ArgumentList.Add(typeof(ServerProcess).Assembly.Location);
+            foreach (var a in new[] { "netns", "exec", netns, file })
+            {
+                info.ArgumentList.Add(a);
+            }
         }
 
-        info.ArgumentList.Add("serve");
+        foreach (var a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+
         // The same runtime settings as this process (no concurrent GC), explicitly.
         info.Environment["DOTNET_gcConcurrent"] = "0";
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server process");
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start the {peer} server process");
         ChildProcesses.Add(process);
         var stderr = new StringBuilder();
         process.ErrorDataReceived += (_, e) =>
@@ -354,11 +384,30 @@ internal sealed class ServerProcess : IDisposable
         if (!line.Wait(TimeSpan.FromSeconds(30)) || line.Result is not { } ready || !ready.StartsWith("READY ", StringComparison.Ordinal))
         {
             Sshd.StopProcess(process);
-            throw new InvalidOperationException($"the server process did not start: {stderr}");
+            throw new InvalidOperationException($"the {peer} server process did not start: {stderr}");
         }
 
         var ports = JsonSerializer.Deserialize<ServerPorts>(ready["READY ".Length..])!;
         return new ServerProcess(process, ports);
+    }
+
+    private static (string File, List<string> Arguments) NetMQCommand(string bindAddress)
+    {
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+        List<string> arguments = Path.GetFileNameWithoutExtension(host) == "dotnet" ? [typeof(ServerProcess).Assembly.Location] : [];
+        arguments.Add("serve");
+        arguments.Add(bindAddress);
+        return (host, arguments);
+    }
+
+    private static (string File, List<string> Arguments) PyzmqCommand(string bindAddress)
+    {
+        if (!File.Exists(PythonPath))
+        {
+            throw new InvalidOperationException($"{PythonPath} is missing: run eng/setup.sh (Debian packages python3, python3-zmq).");
+        }
+
+        return (PythonPath, [Path.Combine(AppContext.BaseDirectory, "pyzmq_server.py"), bindAddress]);
     }
 
     public void Dispose()

@@ -14,10 +14,17 @@ namespace ZmqAspire.Benchmarks;
 /// </summary>
 internal sealed class Sshd : IDisposable
 {
+    private const int NamespacePort = 22;
+    private readonly NetworkNamespace? _netns;
+    private readonly TimeSpan _oneWay;
     private SshdProcess? _sshd;
+    private Process? _netnsSshd;
+    private DelayLine? _delay;
 
-    private Sshd(string directory)
+    private Sshd(string directory, NetworkNamespace? netns, TimeSpan oneWay)
     {
+        _netns = netns;
+        _oneWay = oneWay;
         Directory = directory;
         User = Environment.UserName;
         HostKeyPath = Path.Combine(directory, "ssh_host_ed25519_key");
@@ -31,9 +38,13 @@ internal sealed class Sshd : IDisposable
 
     public string User { get; }
 
-    public int Port => _sshd?.Port ?? 0;
+    /// <summary>Gets the address clients connect to: 127.0.0.1, or the namespace's address (a delay line on 127.0.0.1 in front of it in the WAN mode).</summary>
+    public string Host { get; private set; } = "127.0.0.1";
 
-    public int Pid => _sshd?.Pid ?? 0;
+    /// <summary>Gets the port clients connect to (the delay line's in the WAN mode).</summary>
+    public int Port => _delay?.Port ?? (_netnsSshd is not null ? NamespacePort : _sshd?.Port ?? 0);
+
+    public int Pid => _netnsSshd?.Id ?? _sshd?.Pid ?? 0;
 
     public string HostKeyPath { get; }
 
@@ -50,7 +61,8 @@ internal sealed class Sshd : IDisposable
 
     public string Version { get; private set; } = string.Empty;
 
-    public static Sshd Start()
+    /// <summary>Starts sshd on 127.0.0.1, or inside <paramref name="netns"/> behind a delay line of <paramref name="oneWay"/> each way (none when zero).</summary>
+    public static Sshd Start(NetworkNamespace? netns = null, TimeSpan oneWay = default)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -67,7 +79,7 @@ internal sealed class Sshd : IDisposable
 
         var directory = System.IO.Directory.CreateTempSubdirectory("zmqaspire-bench-").FullName;
         File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var sshd = new Sshd(directory);
+        var sshd = new Sshd(directory, netns, oneWay);
         ChildProcesses.AddDirectory(directory);
         try
         {
@@ -91,22 +103,74 @@ internal sealed class Sshd : IDisposable
         HostKeyFingerprint = HostKeyPolicy.Fingerprint(Convert.FromBase64String(hostKeyBase64));
         Version = Proc.Run(SshForward.SshPath, "-V").Output.Trim();
 
-        _sshd = new SshdProcess(ConfigPath, LogPath, port => Config(port, authorizedKeys), TimeSpan.FromSeconds(10), ChildProcesses.Add, ChildProcesses.Remove);
-        _sshd.Start();
-        File.WriteAllText(KnownHostsPath, $"[127.0.0.1]:{Port.ToString(CultureInfo.InvariantCulture)} {hostKeyType} {hostKeyBase64}\n");
+        if (_netns is null)
+        {
+            _sshd = new SshdProcess(ConfigPath, LogPath, port => Config("127.0.0.1", port, authorizedKeys), TimeSpan.FromSeconds(10), ChildProcesses.Add, ChildProcesses.Remove);
+            _sshd.Start();
+        }
+        else
+        {
+            StartInNamespace(_netns, authorizedKeys);
+        }
+
+        // known_hosts names a host on port 22 without brackets or port (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT).
+        var name = Port == 22 ? Host : $"[{Host}]:{Port.ToString(CultureInfo.InvariantCulture)}";
+        File.WriteAllText(KnownHostsPath, $"{name} {hostKeyType} {hostKeyBase64}\n");
+    }
+
+    /// <summary>sshd inside the namespace on its veth address, port 22; a delay line in front of it when asked.</summary>
+    private void StartInNamespace(NetworkNamespace netns, string authorizedKeys)
+    {
+        System.IO.Directory.CreateDirectory("/run/sshd"); // privilege separation's empty directory
+        File.WriteAllText(ConfigPath, Config(netns.InnerAddress, NamespacePort, authorizedKeys));
+        Proc.RunChecked(SshdProcess.SshdPath, "-t", "-f", ConfigPath);
+        _netnsSshd = StartProcess(NetworkNamespace.IpPath, ["netns", "exec", netns.Name, SshdProcess.SshdPath, "-D", "-e", "-E", LogPath, "-f", ConfigPath], new StringBuilder());
+        Host = netns.InnerAddress;
+        if (_oneWay > TimeSpan.Zero)
+        {
+            _delay = DelayLine.Start(netns.InnerAddress, NamespacePort, _oneWay);
+            Host = "127.0.0.1";
+        }
+
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                client.Connect(Host, Port);
+                client.ReceiveTimeout = 5_000;
+                using var reader = new StreamReader(client.GetStream(), Encoding.ASCII);
+                if (reader.ReadLine() is { } line && line.StartsWith("SSH-2.0-", StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+            {
+            }
+
+            if (clock.Elapsed > TimeSpan.FromSeconds(10) || _netnsSshd.HasExited)
+            {
+                throw new InvalidOperationException($"sshd in namespace {netns.Name} did not send its banner: {Tail()}");
+            }
+
+            Thread.Sleep(50);
+        }
     }
 
     /// <summary>Gets the login options for our SSH.NET tunnel, with the host key pinned.</summary>
     public SshTunnelOptions TunnelOptions() => new()
     {
-        Server = new SshServerAddress(User, "127.0.0.1", Port),
+        Server = new SshServerAddress(User, Host, Port),
         HostKey = HostKeyPolicy.Pinned(HostKeyFingerprint),
         PrivateKeyPath = ClientKeyPath,
         ConnectTimeout = TimeSpan.FromSeconds(20),
     };
 
     /// <summary>Gets the last lines of sshd's log and console, for error messages.</summary>
-    public string Tail(int lines = 20) => _sshd?.Tail(lines) ?? string.Empty;
+    public string Tail(int lines = 20) => _sshd?.Tail(lines)
+        ?? (File.Exists(LogPath) ? string.Join('\n', File.ReadLines(LogPath).TakeLast(lines)) : string.Empty);
 
     /// <summary>Sums the peak RSS of sshd's per-connection processes (privileged monitor and the user's child).</summary>
     public long SessionProcessesPeakRss() => Proc.Descendants(Pid).Sum(pid => Proc.PeakRss(pid) ?? 0);
@@ -123,6 +187,12 @@ internal sealed class Sshd : IDisposable
     {
         _sshd?.Dispose();
         _sshd = null;
+        _delay?.Dispose();
+        if (_netnsSshd is not null)
+        {
+            StopProcess(_netnsSshd);
+            _netnsSshd = null;
+        }
 
         try
         {
@@ -154,11 +224,11 @@ internal sealed class Sshd : IDisposable
         ProcessRunner.Stop(process);
     }
 
-    private string Config(int port, string authorizedKeys) =>
+    private string Config(string listenAddress, int port, string authorizedKeys) =>
         string.Join('\n',
             "# ZmqAspire benchmark sshd: loopback only, one user, key login, local forwards only, no pty.",
             $"Port {port.ToString(CultureInfo.InvariantCulture)}",
-            "ListenAddress 127.0.0.1",
+            $"ListenAddress {listenAddress}",
             $"HostKey {HostKeyPath}",
             $"PidFile {Path.Combine(Directory, "sshd.pid")}",
             $"AuthorizedKeysFile {authorizedKeys}",
@@ -252,6 +322,7 @@ internal sealed class SshForward : IDisposable
                 "-o", "IdentitiesOnly=yes",
                 "-i", sshd.ClientKeyPath,
                 "-p", sshd.Port.ToString(CultureInfo.InvariantCulture),
+                "-o", "ConnectTimeout=20",
             ];
             for (var i = 0; i < targetPorts.Count; i++)
             {
@@ -259,7 +330,7 @@ internal sealed class SshForward : IDisposable
                 arguments.Add(string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{localPorts[i]}:127.0.0.1:{targetPorts[i]}"));
             }
 
-            arguments.Add($"{sshd.User}@127.0.0.1");
+            arguments.Add($"{sshd.User}@{sshd.Host}");
             var console = new StringBuilder();
             var process = Sshd.StartProcess(SshPath, arguments, console);
             var clock = Stopwatch.StartNew();

@@ -50,9 +50,8 @@ internal sealed class SshLTransport : Transport
     public SshLTransport(Sshd sshd, ServerPorts server)
         : base("ssh-L", "OpenSSH ssh -L")
     {
-        _ssh = SshForward.Start(sshd, [server.Rep, server.Router, server.Pull, server.Tcp], "bench");
-        var p = _ssh.LocalPorts;
-        Ports = new ServerPorts(p[0], p[1], p[2], server.Control, p[3]);
+        _ssh = SshForward.Start(sshd, server.Forwarded, "bench");
+        Ports = server.Through(_ssh.LocalPorts);
     }
 
     public override string? Cipher => _ssh.Cipher;
@@ -67,8 +66,14 @@ internal sealed class TunnelTransport : Transport
 {
     private readonly SshTunnelSession _session;
 
-    private TunnelTransport(SshTunnelSession session, ServerPorts ports)
-        : base("tunnel", "ZmqAspire tunnel")
+    /// <summary>The transport id of our tunnel with OpenSSH's 2 MiB channel window (the "before" of <see cref="SshTunnelOptions.ChannelWindowSize"/>).</summary>
+    public const string OpenSshWindowId = "tunnel-w2M";
+
+    /// <summary>OpenSSH's channel window, 2 MiB, in bytes.</summary>
+    public const int OpenSshWindow = 2 * 1024 * 1024;
+
+    private TunnelTransport(SshTunnelSession session, ServerPorts ports, int? window)
+        : base(window is null ? "tunnel" : OpenSshWindowId, window is null ? "ZmqAspire tunnel" : "ZmqAspire tunnel, 2 MiB window")
     {
         _session = session;
         Ports = ports;
@@ -76,12 +81,18 @@ internal sealed class TunnelTransport : Transport
 
     public override string? Cipher => _session.NegotiatedCipher;
 
-    public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server)
+    /// <summary>Connects a session (with the default channel window, or <paramref name="window"/> bytes) and opens a forward per server port.</summary>
+    public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server, int? window = null)
     {
-        var session = await SshTunnelSession.ConnectAsync(sshd.TunnelOptions()).ConfigureAwait(false);
-        int Forward(int port) => session.OpenLocalForward(new TcpEndpoint("127.0.0.1", port)).LocalPort;
-        var ports = new ServerPorts(Forward(server.Rep), Forward(server.Router), Forward(server.Pull), server.Control, Forward(server.Tcp));
-        return new TunnelTransport(session, ports);
+        var options = sshd.TunnelOptions();
+        if (window is { } bytes)
+        {
+            options.ChannelWindowSize = bytes;
+        }
+
+        var session = await SshTunnelSession.ConnectAsync(options).ConfigureAwait(false);
+        var ports = server.Through([.. server.Forwarded.Select(port => session.OpenLocalForward(new TcpEndpoint("127.0.0.1", port)).LocalPort)]);
+        return new TunnelTransport(session, ports, window);
     }
 
     public override void Dispose() => _session.Dispose();
@@ -118,7 +129,7 @@ internal sealed class PlainSshNetTransport : Transport
     public static async Task<SshClient> ConnectClientAsync(Sshd sshd)
     {
         var key = new PrivateKeyFile(sshd.ClientKeyPath);
-        var info = new ConnectionInfo("127.0.0.1", sshd.Port, sshd.User, new PrivateKeyAuthenticationMethod(sshd.User, key));
+        var info = new ConnectionInfo(sshd.Host, sshd.Port, sshd.User, new PrivateKeyAuthenticationMethod(sshd.User, key));
         var client = new SshClient(info);
         client.HostKeyReceived += (_, e) => e.CanTrust = HostKeyPolicy.Fingerprint(e.HostKey) == sshd.HostKeyFingerprint;
         await client.ConnectAsync(CancellationToken.None).ConfigureAwait(false);

@@ -64,11 +64,11 @@ internal static class Verdict
     public static string? ReferenceOf(string modeId, IReadOnlyList<ModeInfo> modes)
     {
         var mode = modes.FirstOrDefault(m => m.Id == modeId);
-        if (mode is null || mode.Transport is not ("tunnel" or "cli"))
+        if (mode is null || mode.Transport is not ("tunnel" or "cli" or TunnelTransport.OpenSshWindowId))
         {
             return null;
         }
 
-        return modes.FirstOrDefault(m => m.Transport == "ssh-L" && m.Kind == mode.Kind)?.Id;
+        return modes.FirstOrDefault(m => m.Transport == "ssh-L" && m.Kind == mode.Kind && m.Peer == mode.Peer)?.Id;
     }
 }

@@ -110,7 +110,7 @@ internal sealed partial class ChannelMux
             var channel = mux.Register(socket, this);
             channel.SetRemote(serverChannel, window, maxPacket);
             // Registered before the confirmation: data may follow it at once.
-            if (!mux.TrySend(new ChannelOpenConfirmationMessage(serverChannel, RelayChannel.WindowSize, RelayChannel.MaxPacket, channel.LocalId)))
+            if (!mux.TrySend(new ChannelOpenConfirmationMessage(serverChannel, mux.WindowSize, RelayChannel.MaxPacket, channel.LocalId)))
             {
                 channel.Abort(sessionGone: true);
                 return;

@@ -52,8 +52,9 @@ internal sealed partial class ChannelMux : IDisposable
     private int _nextChannel = unchecked((int)FirstChannel);
     private volatile bool _disposed;
 
-    private ChannelMux(object session, Action<Message> send, TimeSpan openTimeout)
+    private ChannelMux(object session, Action<Message> send, TimeSpan openTimeout, uint windowSize)
     {
+        WindowSize = windowSize;
         _session = session;
         _send = send;
         _openTimeout = openTimeout;
@@ -76,7 +77,8 @@ internal sealed partial class ChannelMux : IDisposable
     /// </summary>
     /// <param name="client">A connected client.</param>
     /// <param name="openTimeout">How long to wait for the server to answer a channel open.</param>
-    public static ChannelMux? TryAttach(SshClient client, TimeSpan openTimeout)
+    /// <param name="windowSize">The window our channels advertise to the server, in bytes (<see cref="SshTunnelOptions.ChannelWindowSize"/>).</param>
+    public static ChannelMux? TryAttach(SshClient client, TimeSpan openTimeout, uint windowSize = RelayChannel.OpenSshWindowSize)
     {
         if (!Enabled || SendMethod is null || SshFastPath.SshNetSessionType is not { } sessionType)
         {
@@ -89,7 +91,7 @@ internal sealed partial class ChannelMux : IDisposable
             return null;
         }
 
-        var mux = new ChannelMux(session, SendMethod.CreateDelegate<Action<Message>>(session), openTimeout);
+        var mux = new ChannelMux(session, SendMethod.CreateDelegate<Action<Message>>(session), openTimeout, windowSize);
         var complete =
             mux.Subscribe<MessageEventArgs<ChannelOpenConfirmationMessage>>("ChannelOpenConfirmationReceived", (_, e) =>
                 mux.Find(e.Message.LocalChannelNumber)?.OnOpenConfirmation(e.Message.RemoteChannelNumber, e.Message.InitialWindowSize, e.Message.MaximumPacketSize))
@@ -114,6 +116,9 @@ internal sealed partial class ChannelMux : IDisposable
         return mux;
     }
 
+    /// <summary>Gets the receive window each of our channels advertises (RFC 4254 section 5.2), in bytes.</summary>
+    public uint WindowSize { get; }
+
     /// <summary>Gets a value indicating whether <paramref name="channel"/> is one of our channel numbers.</summary>
     public static bool IsOurs(uint channel) => channel >= FirstChannel;
 
@@ -132,7 +137,7 @@ internal sealed partial class ChannelMux : IDisposable
         var remote = route.Remote;
         var origin = local.RemoteEndPoint as IPEndPoint;
         var info = new DirectTcpipOpenInfo(remote.Host, (uint)remote.Port, origin?.Address.ToString() ?? "127.0.0.1", (uint)(origin?.Port ?? 0));
-        if (!TrySend(new ChannelOpenMessage(channel.LocalId, RelayChannel.WindowSize, RelayChannel.MaxPacket, info)))
+        if (!TrySend(new ChannelOpenMessage(channel.LocalId, WindowSize, RelayChannel.MaxPacket, info)))
         {
             channel.Abort(sessionGone: true);
             route.Report(new SshForwardException(remote, "the SSH session is not connected"));

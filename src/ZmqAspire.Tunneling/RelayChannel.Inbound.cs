@@ -82,7 +82,7 @@ internal sealed partial class RelayChannel
         TunnelMeter.Received(bytes);
         _consumed += bytes;
         // OpenSSH's rule (channel_check_window): reopen once half the window, or three packets' worth, is used.
-        if (_consumed > 0 && _open && !_closeSent && (_localWindow < WindowSize / 2 || _localWindow < 3 * MaxPacket))
+        if (_consumed > 0 && _open && !_closeSent && (_localWindow < _windowSize / 2 || _localWindow < 3 * MaxPacket))
         {
             var adjust = _consumed;
             _localWindow += adjust;

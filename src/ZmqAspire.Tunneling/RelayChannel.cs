@@ -19,8 +19,8 @@ namespace ZmqAspire.Tunneling;
 /// </para>
 /// <para>
 /// Here the receive thread never blocks: it tries a non-blocking send, and queues what the
-/// socket does not take for an asynchronous writer. Our window is 2 MiB (OpenSSH's
-/// CHAN_TCP_WINDOW_DEFAULT) and, as RFC 4254 section 5.2 allows and OpenSSH does, it is only
+/// socket does not take for an asynchronous writer. Our window is
+/// <see cref="SshTunnelOptions.ChannelWindowSize"/> and, as RFC 4254 section 5.2 allows and OpenSSH does, it is only
 /// reopened (SSH_MSG_CHANNEL_WINDOW_ADJUST) for bytes the local socket has accepted: a channel
 /// whose local reader stops is held at one window by the server, and the others go on.
 /// Outgoing data respects the server's window the same way, waiting without a thread.
@@ -35,8 +35,8 @@ namespace ZmqAspire.Tunneling;
 /// </remarks>
 internal sealed partial class RelayChannel
 {
-    /// <summary>Our receive window, in bytes: OpenSSH's default for TCP forwarding channels.</summary>
-    internal const uint WindowSize = 2 * 1024 * 1024;
+    /// <summary>OpenSSH's receive window for TCP forwarding channels (CHAN_TCP_WINDOW_DEFAULT), in bytes.</summary>
+    internal const uint OpenSshWindowSize = 2 * 1024 * 1024;
 
     /// <summary>The largest data message we accept, in bytes (SSH.NET's value; sshd sends up to this).</summary>
     internal const uint MaxPacket = 64 * 1024;
@@ -51,7 +51,8 @@ internal sealed partial class RelayChannel
     private uint _remoteId;
     private uint _remoteWindow;
     private uint _remoteMaxPacket;
-    private uint _localWindow = WindowSize;
+    private readonly uint _windowSize;
+    private uint _localWindow;
     private uint _consumed;
     private bool _open;
     private bool _abandoned;
@@ -66,6 +67,8 @@ internal sealed partial class RelayChannel
     public RelayChannel(ChannelMux mux, uint localId, Socket socket)
     {
         _mux = mux;
+        _windowSize = mux.WindowSize;
+        _localWindow = _windowSize;
         LocalId = localId;
         _socket = socket;
         // Non-blocking for the receive thread's sends; asynchronous operations are unaffected.

@@ -205,7 +205,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             });
             ChannelOpenConfirmations.TrySubscribe(client, () => session.ChannelOpenAnswered?.Invoke(true));
             // Our own channels name their refused target; SSH.NET's are reported above.
-            session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout);
+            session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout, (uint)options.ChannelWindowSize);
             if (session._mux is { } mux)
             {
                 mux.ChannelRefused += e => session._events.Post(() => session.ChannelOpenFailed?.Invoke(session, e));
