@@ -24,6 +24,8 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
     private Mode[] _modes = [];
     private BenchResults _results = null!;
     private ServerProcess _server = null!;
+    private int _sshdPid;
+    private long _messages;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -34,6 +36,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             + $"{settings.Repeats} run(s) each; load average {_results.Machine.LoadAverageAtStart}");
 
         using var sshd = Sshd.Start();
+        _sshdPid = sshd.Pid;
         Log($"sshd on 127.0.0.1:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
         using (_server = ServerProcess.Start())
         {
@@ -179,6 +182,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     {
                         var stats = _work.Latency(mode.Kind, Ports(mode), size, Warmup(samples), samples);
                         results[mode.Id].Runs.Add(stats);
+                        _messages = Warmup(samples) + stats.Samples;
                         return $"p50 {stats.P50Us:0.0} us, p99 {stats.P99Us:0.0} us";
                     });
                 }
@@ -204,12 +208,14 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     {
                         var stats = _work.Stream(mode.Kind, Ports(mode), _server.Ports.Control, size, warmup, ThroughputCap);
                         push[mode.Id].Runs.Add(stats);
+                        _messages = warmup + stats.Messages;
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
                     Measure(mode, $"dealer/router {Report.Size(size)}", () =>
                     {
                         var stats = _work.Pipelined(mode.Kind, Ports(mode), size, warmup, ThroughputCap);
                         dealer[mode.Id].Runs.Add(stats);
+                        _messages = warmup + stats.Messages;
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
                 }
@@ -257,11 +263,15 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             Proc.ResetPeak(h);
         }
 
+        var profile = RelayProfile.Start(helper, _sshdPid);
+        _messages = 0;
         var clock = Stopwatch.StartNew();
         string line;
+        string? perMessage = null;
         try
         {
             line = $"{mode.Id,-13} {what,-22} {body()} ({clock.Elapsed.TotalSeconds:0.0} s";
+            perMessage = profile is not null && _messages > 0 ? profile.Stop(_messages) : null;
         }
         catch (Exception ex)
         {
@@ -274,6 +284,10 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         var client = Proc.PeakRss(Proc.SelfPid) ?? 0;
         var server = Proc.PeakRss(_server.Pid) ?? 0;
         Log(string.Create(CultureInfo.InvariantCulture, $"{line}; peak RSS client {client / 1048576.0:0} MiB, server {server / 1048576.0:0} MiB)"));
+        if (perMessage is not null)
+        {
+            Console.WriteLine(perMessage);
+        }
         peak.ClientProcessBytes = Math.Max(peak.ClientProcessBytes, client);
         peak.ServerProcessBytes = Math.Max(peak.ServerProcessBytes, server);
         if (helper is { } pid)

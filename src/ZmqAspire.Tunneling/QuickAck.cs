@@ -131,6 +131,7 @@ internal sealed class QuickAck : IDisposable
         {
             _socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, One);
             Interlocked.Increment(ref _rearms);
+            RelayCounters.Add(RelayCounter.QuickAcks);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

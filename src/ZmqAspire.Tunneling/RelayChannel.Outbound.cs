@@ -40,6 +40,7 @@ internal sealed partial class RelayChannel
                     read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
                     if (error == SocketError.WouldBlock)
                     {
+                        RelayCounters.Add(RelayCounter.EmptyReads);
                         _socket.Poll(-1, SelectMode.SelectRead);
                         continue;
                     }
@@ -59,6 +60,8 @@ internal sealed partial class RelayChannel
                     EndOfLocalStream();
                     return;
                 }
+
+                RelayCounters.Add(RelayCounter.LocalReads);
 
                 // Completes synchronously unless the server's window is closed: then this thread waits.
                 if (!SendDataAsync(buffer, read).GetAwaiter().GetResult())
@@ -183,6 +186,8 @@ internal sealed partial class RelayChannel
             }
 
             TunnelMeter.Transmitted(size);
+            RelayCounters.Add(RelayCounter.DataSent);
+            RelayCounters.Add(RelayCounter.BytesSent, size);
 
             offset += size;
         }
