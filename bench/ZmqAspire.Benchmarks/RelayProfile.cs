@@ -8,7 +8,8 @@ namespace ZmqAspire.Benchmarks;
 /// Per-message profile of one measurement, printed after its log line when
 /// <c>ZMQASPIRE_BENCH_PROFILE=1</c>: CPU time and times scheduled (wake-ups) per message of the
 /// threads of this process, of the helper process (ssh, zmq-tunnel) and of sshd's session
-/// processes, from <c>/proc/PID/task/TID/schedstat</c>; and for our in-process tunnel, the
+/// processes, from <c>/proc/PID/task/TID/schedstat</c> (CPU) and <c>status</c> (voluntary
+/// context switches: a thread that slept and was woken; preemptions are not counted); and for our in-process tunnel, the
 /// relay's counters (<see cref="RelayCounters"/>): local reads, SSH data messages, window adjusts.
 /// </summary>
 internal sealed class RelayProfile
@@ -73,7 +74,7 @@ internal sealed class RelayProfile
         return text.ToString();
     }
 
-    /// <summary>CPU ns and times scheduled per thread name (process name / thread name), summed over threads of that name.</summary>
+    /// <summary>CPU ns and voluntary context switches per thread name (process name / thread name), summed over threads of that name.</summary>
     private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids)
     {
         var result = new Dictionary<string, (double Ns, long Slices)>();
@@ -86,8 +87,9 @@ internal sealed class RelayProfile
                 {
                     var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
                     var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+                    var sleeps = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal));
                     var sum = result.GetValueOrDefault(name);
-                    result[name] = (sum.Ns + double.Parse(fields[0], CultureInfo.InvariantCulture), sum.Slices + long.Parse(fields[2], CultureInfo.InvariantCulture));
+                    result[name] = (sum.Ns + double.Parse(fields[0], CultureInfo.InvariantCulture), sum.Slices + long.Parse(sleeps.AsSpan(24).Trim(), CultureInfo.InvariantCulture));
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
