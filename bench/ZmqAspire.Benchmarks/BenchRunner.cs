@@ -28,6 +28,8 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
     private Mode[] _modes = [];
     private BenchResults _results = null!;
     private ServerProcess _server = null!;
+    private int _sshdPid;
+    private long _messages;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -46,6 +48,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         }
 
         using var sshd = Sshd.Start(netns, oneWay);
+        _sshdPid = sshd.Pid;
         Log($"sshd on {sshd.Host}:{sshd.Port} ({sshd.Version}), directory {sshd.Directory}");
         using (_server = StartServer("netmq"))
         {
@@ -270,6 +273,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     {
                         var stats = _work.Latency(mode.Kind, Ports(mode), size, Warmup(samples), samples);
                         results[mode.Id].Runs.Add(stats);
+                        _messages = Warmup(samples) + stats.Samples;
                         return $"p50 {stats.P50Us:0.0} us, p99 {stats.P99Us:0.0} us";
                     });
                 }
@@ -295,12 +299,14 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                     {
                         var stats = _work.Stream(mode.Kind, Ports(mode), _reach[mode.Peer].Control, size, warmup, ThroughputCap);
                         push[mode.Id].Runs.Add(stats);
+                        _messages = warmup + stats.Messages;
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
                     Measure(mode, $"dealer/router {Report.Size(size)}", () =>
                     {
                         var stats = _work.Pipelined(mode.Kind, Ports(mode), size, warmup, ThroughputCap);
                         dealer[mode.Id].Runs.Add(stats);
+                        _messages = warmup + stats.Messages;
                         return $"{stats.MessagesPerSecond:0} msg/s, {stats.MegabytesPerSecond:0.0} MB/s";
                     });
                 }
@@ -349,15 +355,19 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             Proc.ResetPeak(h);
         }
 
+        var profile = RelayProfile.Start(helper, _sshdPid);
+        _messages = 0;
         var clock = Stopwatch.StartNew();
         var gcPause = GC.GetTotalPauseDuration();
         var gen2 = GC.CollectionCount(2);
         string line;
+        string? perMessage = null;
         try
         {
             var figures = body();
             // This process's GC pauses stop our in-process tunnel too (not ssh -L, a process of its own).
             line = $"{mode.Id,-13} {what,-22} {figures} ({clock.Elapsed.TotalSeconds:0.0} s; GC paused {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:0} ms, {GC.CollectionCount(2) - gen2} gen2";
+            perMessage = profile is not null && _messages > 0 ? profile.Stop(_messages) : null;
         }
         catch (Exception ex)
         {
@@ -370,6 +380,10 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
         var client = Proc.PeakRss(Proc.SelfPid) ?? 0;
         var server = Proc.PeakRss(serverPid) ?? 0;
         Log(string.Create(CultureInfo.InvariantCulture, $"{line}; peak RSS client {client / 1048576.0:0} MiB, server {server / 1048576.0:0} MiB)"));
+        if (perMessage is not null)
+        {
+            Console.WriteLine(perMessage);
+        }
         peak.ClientProcessBytes = Math.Max(peak.ClientProcessBytes, client);
         peak.ServerProcessBytes = Math.Max(peak.ServerProcessBytes, server);
         if (helper is { } pid)

@@ -56,11 +56,14 @@ internal sealed class QuickAck : IDisposable
     private readonly List<(EventInfo Event, Delegate Handler)> _subscriptions = [];
     private long _rearms;
     private volatile bool _subscribed;
+    private int _detachPending;
+    private volatile bool _offEventLoop;
 
-    private QuickAck(Socket socket, object session)
+    private QuickAck(Socket socket, object session, bool detachFromEventLoop)
     {
         _socket = socket;
         _session = session;
+        _detachPending = detachFromEventLoop ? 1 : 0;
     }
 
     /// <summary>Gets the number of times TCP_QUICKACK was set (for tests and diagnostics).</summary>
@@ -69,8 +72,20 @@ internal sealed class QuickAck : IDisposable
     /// <summary>Gets a value indicating whether it is subscribed to the session's messages.</summary>
     internal bool IsActive => _subscribed;
 
+    /// <summary>Gets a value indicating whether the socket was taken out of .NET's epoll (<see cref="EpollDetach"/>).</summary>
+    internal bool OffEventLoop => _offEventLoop;
+
     /// <summary>Subscribes to a session's message events; null when not on Linux or SSH.NET has none of them.</summary>
-    public static QuickAck? TryStart(Socket socket, object session)
+    /// <param name="socket">The session's TCP socket.</param>
+    /// <param name="session">SSH.NET's internal session object.</param>
+    /// <param name="detachFromEventLoop">
+    /// Also take the socket out of .NET's epoll (<see cref="EpollDetach"/>) at the first message:
+    /// only when SSH.NET will issue nothing asynchronous on it again. Done on the receive thread,
+    /// between two reads, because a read already waiting for .NET's event thread when the
+    /// registration goes would wait for ever (seen: a read parked before the socket was made
+    /// blocking never returned).
+    /// </param>
+    public static QuickAck? TryStart(Socket socket, object session, bool detachFromEventLoop = false)
     {
         if (!OperatingSystem.IsLinux() || session.GetType() != SshFastPath.SshNetSessionType)
         {
@@ -87,7 +102,7 @@ internal sealed class QuickAck : IDisposable
             return null;
         }
 
-        var quickAck = new QuickAck(socket, session);
+        var quickAck = new QuickAck(socket, session, detachFromEventLoop);
         foreach (var name in MessageEvents)
         {
             // Session is internal, its events are public: EventHandler<MessageEventArgs<TMessage>>.
@@ -127,10 +142,16 @@ internal sealed class QuickAck : IDisposable
     // Runs on SSH.NET's receive thread, right after it read a message: the ACK goes out now.
     private void OnMessage(object? sender, EventArgs e)
     {
+        if (_detachPending == 1 && Interlocked.Exchange(ref _detachPending, 0) == 1)
+        {
+            _offEventLoop = EpollDetach.TryDetach(_socket);
+        }
+
         try
         {
             _socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, One);
             Interlocked.Increment(ref _rearms);
+            RelayCounters.Add(RelayCounter.QuickAcks);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

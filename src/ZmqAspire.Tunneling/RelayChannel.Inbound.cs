@@ -15,6 +15,8 @@ internal sealed partial class RelayChannel
     {
         uint adjust = 0;
         bool closeNow;
+        RelayCounters.Add(RelayCounter.DataReceived);
+        RelayCounters.Add(RelayCounter.BytesReceived, data.Length);
         lock (_gate)
         {
             _localWindow -= Math.Min(_localWindow, (uint)data.Length);
@@ -42,6 +44,7 @@ internal sealed partial class RelayChannel
 
             if (data.Length > 0 && !_localReadDone)
             {
+                RelayCounters.Add(RelayCounter.Queued);
                 var buffer = ArrayPool<byte>.Shared.Rent(data.Length);
                 data.CopyTo(buffer);
                 _pending.Enqueue(new Chunk(buffer, 0, data.Length));
@@ -65,6 +68,7 @@ internal sealed partial class RelayChannel
     /// <summary>Sends what the socket takes now without waiting; -1 when the socket is reset or closed.</summary>
     private int TrySendNow(ReadOnlySpan<byte> data)
     {
+        RelayCounters.Add(RelayCounter.LocalWrites);
         try
         {
             var sent = _socket.Send(data, SocketFlags.None, out var error);
@@ -97,6 +101,7 @@ internal sealed partial class RelayChannel
     {
         if (bytes > 0)
         {
+            RelayCounters.Add(RelayCounter.WindowAdjustsSent);
             _mux.TrySend(new ChannelWindowAdjustMessage(_remoteId, bytes));
         }
     }
@@ -118,6 +123,7 @@ internal sealed partial class RelayChannel
             }
 
             int sent;
+            RelayCounters.Add(RelayCounter.LocalWrites);
             try
             {
                 sent = await _socket.SendAsync(chunk.Buffer.AsMemory(chunk.Offset, chunk.Count), SocketFlags.None).ConfigureAwait(false);

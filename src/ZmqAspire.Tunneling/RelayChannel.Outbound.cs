@@ -28,6 +28,7 @@ internal sealed partial class RelayChannel
     private void ReadLoop()
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
+        var drained = false;
         try
         {
             while (true)
@@ -37,10 +38,19 @@ internal sealed partial class RelayChannel
                 {
                     // The socket is non-blocking (for the receive thread's sends): take what is
                     // there, and when nothing is, wait in poll(), which wakes this thread directly.
+                    // A read that did not fill the buffer took everything there was: wait first
+                    // rather than read again, since the next read finds nothing in about 94% of
+                    // the cases, even in a 64 B stream (the profile in docs/benchmarks.md).
+                    if (drained)
+                    {
+                        _socket.Poll(-1, SelectMode.SelectRead);
+                    }
+
                     read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
                     if (error == SocketError.WouldBlock)
                     {
-                        _socket.Poll(-1, SelectMode.SelectRead);
+                        RelayCounters.Add(RelayCounter.EmptyReads);
+                        drained = true;
                         continue;
                     }
 
@@ -59,6 +69,9 @@ internal sealed partial class RelayChannel
                     EndOfLocalStream();
                     return;
                 }
+
+                RelayCounters.Add(RelayCounter.LocalReads);
+                drained = read < buffer.Length;
 
                 // Completes synchronously unless the server's window is closed: then this thread waits.
                 if (!SendDataAsync(buffer, read).GetAwaiter().GetResult())
@@ -183,6 +196,8 @@ internal sealed partial class RelayChannel
             }
 
             TunnelMeter.Transmitted(size);
+            RelayCounters.Add(RelayCounter.DataSent);
+            RelayCounters.Add(RelayCounter.BytesSent, size);
 
             offset += size;
         }

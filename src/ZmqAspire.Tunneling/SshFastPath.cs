@@ -17,7 +17,8 @@ namespace ZmqAspire.Tunneling;
 /// <item>An immediate ACK after every message read from the server (<see cref="QuickAck"/>):
 /// removes the 40 ms Nagle/delayed-ACK stall of 64 KiB round trips.</item>
 /// <item>The session socket back in blocking mode (<see cref="NativeBlocking"/>): one thread hop
-/// less on every message from the server.</item>
+/// less on every message from the server; and out of .NET's epoll (<see cref="EpollDetach"/>):
+/// one wake-up of .NET's event thread less on every arrival.</item>
 /// <item>Our own accept loop with a thread per relayed connection (<see cref="ForwardListener"/>):
 /// connections opened together no longer hang, and relays no longer hold thread-pool threads.</item>
 /// <item>Our own TCP forwarding channels (<see cref="ChannelMux"/>, <see cref="RelayChannel"/>):
@@ -93,7 +94,8 @@ internal static class SshFastPath
     /// synchronous reads (<see cref="NativeBlocking"/>), and an immediate ACK after every
     /// message read (<see cref="QuickAck"/>). Returns what to dispose with the session, or null
     /// when SSH.NET's socket cannot be reached; <paramref name="blocking"/> tells whether the
-    /// socket was put back in blocking mode.
+    /// socket was put back in blocking mode (then it is also taken out of .NET's epoll at the
+    /// first message, <see cref="EpollDetach"/>).
     /// </summary>
     internal static QuickAck? TuneSessionSocket(SshClient client, out bool blocking)
     {
@@ -107,7 +109,10 @@ internal static class SshFastPath
         // SSH.NET sets TCP_NODELAY on this socket already; set it again in case a version stops.
         socket.NoDelay = true;
         blocking = NativeBlocking.VerifiedFor(typeof(SshClient).Assembly) && NativeBlocking.TrySet(socket);
-        return QuickAck.TryStart(socket, session);
+        // Same condition as blocking mode: SSH.NET issues nothing asynchronous on the socket any
+        // more, so .NET's event thread need not wake on each arrival (EpollDetach, done by
+        // QuickAck on the receive thread).
+        return QuickAck.TryStart(socket, session, detachFromEventLoop: blocking);
     }
 
     /// <summary>Closes the listener a started <see cref="ForwardedPortLocal"/> opened, once ours has replaced it.</summary>

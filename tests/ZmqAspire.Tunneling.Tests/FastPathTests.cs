@@ -37,6 +37,32 @@ public sealed class FastPathTests(SshdFixture sshd)
 
         // Every reply is a channel data message read from the SSH socket: each re-armed TCP_QUICKACK.
         Assert.True(quickAck.Rearms - before >= 5, $"TCP_QUICKACK was re-armed {quickAck.Rearms - before} times for 5 replies.");
+        Assert.True(quickAck.OffEventLoop, "The SSH socket is still watched by .NET's epoll thread, which then wakes on every message.");
+    }
+
+    [Fact]
+    public async Task A_socket_taken_off_the_event_loop_still_reads_and_closes()
+    {
+        // An asynchronous connect registers the socket with .NET's epoll; EpollDetach removes
+        // exactly that registration, and synchronous use goes on as before.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        using var accepted = listener.Accept();
+        Assert.True(EpollDetach.IsWatched(client), "An asynchronous connect did not register the socket with .NET's epoll: nothing to check.");
+
+        Assert.True(NativeBlocking.TrySet(client));
+        Assert.True(EpollDetach.TryDetach(client));
+
+        Assert.False(EpollDetach.IsWatched(client));
+        accepted.Send("ping"u8);
+        var buffer = new byte[4];
+        Assert.Equal(4, client.Receive(buffer));
+        Assert.Equal("ping"u8.ToArray(), buffer);
+        accepted.Shutdown(SocketShutdown.Send);
+        Assert.Equal(0, client.Receive(buffer));
     }
 
     [Fact]

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text;
+using ZmqAspire.Tunneling;
+
+namespace ZmqAspire.Benchmarks;
+
+/// <summary>
+/// Per-message profile of one measurement, printed after its log line when
+/// <c>ZMQASPIRE_BENCH_PROFILE=1</c>: CPU time and times scheduled (wake-ups) per message of the
+/// threads of this process, of the helper process (ssh, zmq-tunnel) and of sshd's session
+/// processes, from <c>/proc/PID/task/TID/schedstat</c> (CPU) and <c>status</c> (voluntary
+/// context switches: a thread that slept and was woken; preemptions are not counted); and for our in-process tunnel, the
+/// relay's counters (<see cref="RelayCounters"/>): local reads, SSH data messages, window adjusts.
+/// </summary>
+internal sealed class RelayProfile
+{
+    private readonly Dictionary<string, (double Ns, long Slices)> _threads;
+    private readonly long[] _counters;
+    private readonly int[] _pids;
+
+    private RelayProfile(int[] pids)
+    {
+        _pids = pids;
+        _threads = Threads(pids);
+        _counters = RelayCounters.Snapshot();
+    }
+
+    /// <summary>Gets a value indicating whether profiling was asked for (<c>ZMQASPIRE_BENCH_PROFILE=1</c>).</summary>
+    public static bool Enabled { get; } = Environment.GetEnvironmentVariable("ZMQASPIRE_BENCH_PROFILE") == "1";
+
+    /// <summary>Starts a profile of this process, <paramref name="helper"/> and <paramref name="sshd"/>'s sessions; null when not <see cref="Enabled"/>.</summary>
+    public static RelayProfile? Start(int? helper, int sshd)
+    {
+        if (!Enabled)
+        {
+            return null;
+        }
+
+        RelayCounters.Enabled = true;
+        int[] pids = [Environment.ProcessId, .. helper is { } h ? [h] : Array.Empty<int>(), .. Proc.Descendants(sshd)];
+        return new RelayProfile(pids);
+    }
+
+    /// <summary>The profile since <see cref="Start"/>, per message (<paramref name="messages"/> sent one way, warm-up included).</summary>
+    public string Stop(long messages)
+    {
+        var after = Threads(_pids);
+        var counters = RelayCounters.Snapshot();
+        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0}):"));
+        foreach (var (name, (ns, slices)) in after.OrderByDescending(t => t.Value.Ns - _threads.GetValueOrDefault(t.Key).Ns))
+        {
+            var before = _threads.GetValueOrDefault(name);
+            var cpu = (ns - before.Ns) / 1000.0 / messages;
+            if (cpu >= 0.05)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU, {(slices - before.Slices) / (double)messages:0.000} wake-ups;");
+            }
+        }
+
+        var delta = counters.Select((c, i) => c - _counters[i]).ToArray();
+        if (delta.Any(d => d != 0))
+        {
+            text.Append("\n    relay per message:");
+            for (var i = 0; i < delta.Length; i++)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" {(RelayCounter)i} {delta[i] / (double)messages:0.###}");
+            }
+
+            var sent = delta[(int)RelayCounter.DataSent];
+            var received = delta[(int)RelayCounter.DataReceived];
+            text.Append(CultureInfo.InvariantCulture, $"; B per data message out {(sent == 0 ? 0 : delta[(int)RelayCounter.BytesSent] / sent)}, in {(received == 0 ? 0 : delta[(int)RelayCounter.BytesReceived] / received)}");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>CPU ns and voluntary context switches per thread name (process name / thread name), summed over threads of that name.</summary>
+    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids)
+    {
+        var result = new Dictionary<string, (double Ns, long Slices)>();
+        foreach (var pid in pids)
+        {
+            try
+            {
+                var process = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+                {
+                    var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                    var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+                    var sleeps = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal));
+                    var sum = result.GetValueOrDefault(name);
+                    result[name] = (sum.Ns + double.Parse(fields[0], CultureInfo.InvariantCulture), sum.Slices + long.Parse(sleeps.AsSpan(24).Trim(), CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A thread or process that ended meanwhile.
+            }
+        }
+
+        return result;
+    }
+}
