@@ -357,6 +357,21 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         }
 
         StopDetachedPorts();
+        // An outstanding keep-alive probe holds the global request gate until it is answered,
+        // which a server that stopped answering never does: stop it first.
+        _serverAlive?.Dispose();
+        try
+        {
+            _client.Disconnect();
+        }
+        catch (Exception ex) when (ex is SshException or ObjectDisposedException or SocketException)
+        {
+            // Already disconnected.
+        }
+
+        // After the disconnect: the server drops a connection's remote forwards with it (RFC 4254
+        // section 7.1), so each close skips cancel-tcpip-forward, whose answer SSH.NET would
+        // otherwise wait for (up to ConnectTimeout) from a server that may not answer.
         foreach (var remote in TakeRemoteForwards())
         {
             remote.Dispose();
@@ -367,16 +382,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             _disposed = true;
         }
 
-        _serverAlive?.Dispose();
         _mux?.Dispose();
-        try
-        {
-            _client.Disconnect();
-        }
-        catch (Exception ex) when (ex is SshException or ObjectDisposedException or SocketException)
-        {
-            // Already disconnected.
-        }
 
         _quickAck?.Dispose();
         _client.Dispose();
