@@ -400,7 +400,9 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         // SSH.NET 2026.0.0 has no asynchronous close: ForwardedPort.Stop waits for the port's
         // channels to close and BaseClient.Disconnect for its receive thread to end, both on the
         // calling thread, and there is no other way to close its session. So the whole close runs
-        // on a thread-pool thread, leaving the caller's (a host's StopAsync, an event loop) free.
-        await Task.Run(Dispose).ConfigureAwait(false);
+        // on a thread of its own (LongRunning: it may block for seconds on a server that stopped
+        // answering, which must not take a thread-pool thread the close itself may need), leaving
+        // the caller's thread (a host's StopAsync, an event loop) free.
+        await Task.Factory.StartNew(Dispose, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
     }
 }
