@@ -24,8 +24,9 @@ public sealed partial class RequestClient(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        void OnStateChanged(object? sender, SshTunnelState state)
+        void OnStateChanged(object? sender, SshTunnelStateChangedEventArgs e)
         {
+            var state = e.State;
             // Host key, credential and key-file errors are not retried (the tunnel logged why): the lanes stop.
             if (state.Status == SshTunnelStatus.Faulted)
             {

@@ -43,8 +43,9 @@ internal sealed class TargetWatch : IDisposable
     public void Dispose() => _tunnel.StateChanged -= OnStateChanged;
 
     // On the tunnel's event thread; a refusal is reported after the forward counted it (IsRefused is true).
-    private void OnStateChanged(object? sender, SshTunnelState state)
+    private void OnStateChanged(object? sender, SshTunnelStateChangedEventArgs e)
     {
+        var state = e.State;
         if (!state.RefusedTargets.Contains(_tunnel.RemoteEndpoints[_lane]) || !Refused || !OthersServe)
         {
             return;

@@ -36,16 +36,17 @@ public sealed partial class SshTunnel : IAsyncDisposable
         _logger = logger;
         _time = time;
         _state = new(SshTunnelStatus.Connecting, $"logging in to {Server}", time.GetUtcNow());
-        _forward = SelfHealingForward.Start(plan.Options, plan.Remotes, plan.Healing, ct => ConnectOnceAsync(plan.Options, ct));
+        plan.Healing.Login = ct => ConnectOnceAsync(plan.Options, ct);
+        _forward = SelfHealingForward.Start(plan.Options, plan.Remotes, plan.Healing);
         Health = new TunnelHealth(time);
         Health.Attach(_forward);
         LogStarted(Name, string.Join(", ", LocalEndpoints), string.Join(", ", RemoteEndpoints), Server.ToString());
-        _forward.Connected += (_, session) => OnConnected(session);
-        _forward.Disconnected += (_, reason) => OnDisconnected(reason);
+        _forward.Connected += (_, e) => OnConnected(e.Session);
+        _forward.Disconnected += (_, e) => OnDisconnected(e.Reason, e.ReconnectRequested);
         _forward.ConnectRetry += (_, e) => OnConnectRetry(e.Error, e.RetryDelay);
-        _forward.ForwardFailed += (_, e) => OnForwardFailed(e);
-        _forward.ForwardRecovered += (_, target) => OnForwardRecovered(target);
-        _forward.Faulted += (_, e) => OnFaulted(e);
+        _forward.ForwardFailed += (_, e) => OnForwardFailed(e.Error);
+        _forward.ForwardRecovered += (_, e) => OnForwardRecovered(e.Remote);
+        _forward.Faulted += (_, e) => OnFaulted(e.Error);
         // The forward logs in from the moment it starts: an event raised before the handlers
         // above were attached is caught up on here (the handlers ignore a repeat).
         if (_forward.Fault is { } fault)
@@ -91,7 +92,7 @@ public sealed partial class SshTunnel : IAsyncDisposable
     /// different threads, so compare <see cref="SshTunnelState.Since"/> and
     /// <see cref="SshTunnelState.SessionCount"/> rather than rely on the order of calls.
     /// </summary>
-    public event EventHandler<SshTunnelState>? StateChanged;
+    public event EventHandler<SshTunnelStateChangedEventArgs>? StateChanged;
 
     /// <summary>Gets the connection name given to <c>AddSshTunnel</c> (the key of <c>ConnectionStrings:{name}</c>).</summary>
     public string Name { get; }
@@ -212,12 +213,11 @@ public sealed partial class SshTunnel : IAsyncDisposable
         }
 
         _lastRetryReason = null;
-        LogUp(Name, session.Server.ToString(), session.HostKeyFingerprint, Describe(), session.FastPath);
+        LogUp(Name, session.ToString(), Describe());
     }
 
-    private void OnDisconnected(string reason)
+    private void OnDisconnected(string reason, bool asked)
     {
-        var asked = reason == SelfHealingForward.ReconnectAskedFor;
         _instruments.Disconnected(asked ? "reconnect" : "error");
         Update(s => s with
         {
@@ -307,15 +307,16 @@ public sealed partial class SshTunnel : IAsyncDisposable
             Volatile.Write(ref _state, next);
         }
 
-        StateChanged?.Invoke(this, next);
+        StateChanged?.Invoke(this, new SshTunnelStateChangedEventArgs(next));
         return true;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel {Tunnel}: local endpoints {Local} open for {Remote} via {Server}; logging in")]
     private partial void LogStarted(string tunnel, string local, string remote, string server);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel {Tunnel} up: {Server} (host key {Fingerprint}), {Forwards}, fast path: {FastPath}")]
-    private partial void LogUp(string tunnel, string server, string fingerprint, string forwards, TunnelFastPath fastPath);
+    // The session names the server, its host key and the fast path in use (the trimmed images' test reads that).
+    [LoggerMessage(Level = LogLevel.Information, Message = "SSH tunnel {Tunnel} up: {Session}, {Forwards}")]
+    private partial void LogUp(string tunnel, string session, string forwards);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "SSH tunnel {Tunnel}: session closed ({Reason}); logging in again")]
     private partial void LogLost(string tunnel, string reason);

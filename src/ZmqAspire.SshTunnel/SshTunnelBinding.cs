@@ -288,7 +288,7 @@ internal sealed class SshTunnelBinding
     private string Where(string key) => _sources.GetValueOrDefault(key, ConnectionStringKey);
 }
 
-/// <summary>A checked tunnel: what <see cref="SelfHealingForward.Start(SshTunnelOptions, IReadOnlyList{TcpEndpoint}, SelfHealingForwardOptions?, Func{CancellationToken, Task{SshTunnelSession}}?)"/> takes.</summary>
+/// <summary>A checked tunnel: what <see cref="SelfHealingForward.Start(SshTunnelOptions, IReadOnlyList{TcpEndpoint}, SelfHealingForwardOptions)"/> takes.</summary>
 /// <param name="Name">The connection name.</param>
 /// <param name="Options">How to reach and log in to the bastion.</param>
 /// <param name="Remotes">The targets, in the order configured.</param>

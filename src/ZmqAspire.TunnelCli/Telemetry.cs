@@ -83,9 +83,9 @@ public sealed class Telemetry : IDisposable
     }
 
     /// <summary>The session was lost: counts it and ends its span with the reason.</summary>
-    public void Disconnected(string reason)
+    public void Disconnected(string reason, bool reconnectRequested)
     {
-        Disconnects.Add(1, new KeyValuePair<string, object?>("zmqaspire.ssh.disconnect.reason", reason == SelfHealingForward.ReconnectAskedFor ? "reconnect" : "error"));
+        Disconnects.Add(1, new KeyValuePair<string, object?>("zmqaspire.ssh.disconnect.reason", reconnectRequested ? "reconnect" : "error"));
         if (_session is { } session)
         {
             session.SetStatus(ActivityStatusCode.Error, reason);

@@ -52,13 +52,13 @@ public sealed class TunnelRunner(TunnelSettings settings)
             Password = settings.Password,
             ConnectTimeout = settings.ConnectTimeout,
         };
-        var healing = new SelfHealingForwardOptions { LocalAddress = settings.Bind, LocalPorts = settings.LocalPorts };
+        var healing = new SelfHealingForwardOptions { LocalAddress = settings.Bind, LocalPorts = settings.LocalPorts, Login = ct => Telemetry.ConnectAsync(options, ct) };
 
         using var telemetry = Telemetry.FromEnvironment();
         SelfHealingForward forward;
         try
         {
-            forward = SelfHealingForward.Start(options, settings.Targets, healing, ct => Telemetry.ConnectAsync(options, ct));
+            forward = SelfHealingForward.Start(options, settings.Targets, healing);
         }
         catch (SocketException ex)
         {
@@ -73,10 +73,10 @@ public sealed class TunnelRunner(TunnelSettings settings)
         var started = false;
         var firstFailure = new TaskCompletionSource<SshTunnelException>(TaskCreationOptions.RunContinuationsAsynchronously);
         var refusals = new ForwardRefusals();
-        forward.Connected += (_, session) => telemetry.Connected(session, forward.SessionCount);
-        forward.Disconnected += (_, reason) => telemetry.Disconnected(reason);
-        forward.Connected += (_, session) => _report.State("connected", $"{settings.Server} (session {forward.SessionCount.ToString(CultureInfo.InvariantCulture)}, host key {session.HostKeyFingerprint})");
-        forward.Disconnected += (_, reason) => _report.State("disconnected", reason);
+        forward.Connected += (_, e) => telemetry.Connected(e.Session, e.SessionNumber);
+        forward.Disconnected += (_, e) => telemetry.Disconnected(e.Reason, e.ReconnectRequested);
+        forward.Connected += (_, e) => _report.State("connected", $"{settings.Server} (session {e.SessionNumber.ToString(CultureInfo.InvariantCulture)}, host key {e.Session.HostKeyFingerprint})");
+        forward.Disconnected += (_, e) => _report.State("disconnected", e.Reason);
         forward.ConnectRetry += (_, retry) =>
         {
             if (!Volatile.Read(ref started))
@@ -88,23 +88,23 @@ public sealed class TunnelRunner(TunnelSettings settings)
 
             _report.State("retrying", $"in {retry.RetryDelay.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s: {retry.Error.Message}");
         };
-        forward.ForwardFailed += (_, error) =>
+        forward.ForwardFailed += (_, e) =>
         {
-            refusals.Add(error);
-            Telemetry.ForwardFailed(error);
-            _report.State("forward-failed", error.Message);
+            refusals.Add(e.Error);
+            Telemetry.ForwardFailed(e.Error);
+            _report.State("forward-failed", e.Error.Message);
         };
-        forward.Faulted += (_, error) =>
+        forward.Faulted += (_, e) =>
         {
-            _report.State("faulted", error.Message);
-            _stop.TrySetResult(ExitCodeOf(error));
+            _report.State("faulted", e.Error.Message);
+            _stop.TrySetResult(ExitCodeOf(e.Error));
         };
 
         ChildProcess? child = null;
         HealthEndpoint? health = null;
         try
         {
-            var up = forward.WaitUntilUpAsync();
+            var up = forward.WaitUntilUpAsync(Timeout.InfiniteTimeSpan);
             var first = await Task.WhenAny(up, firstFailure.Task, _stop.Task).ConfigureAwait(false);
             if (first == firstFailure.Task)
             {

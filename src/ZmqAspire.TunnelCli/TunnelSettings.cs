@@ -33,4 +33,26 @@ public sealed record TunnelSettings(
     IReadOnlyList<string> Child);
 
 /// <summary>The arguments are wrong: exit <see cref="ExitCodes.Usage"/> with this message.</summary>
-public sealed class UsageException(string message) : Exception(message);
+public sealed class UsageException : Exception
+{
+    /// <summary>Creates the exception with a default message.</summary>
+    public UsageException()
+        : base("The command line is not valid.")
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What is wrong with the arguments, naming the option.</param>
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with the error underneath.</summary>
+    /// <param name="message">What is wrong with the arguments, naming the option.</param>
+    /// <param name="innerException">The parse error underneath, if any.</param>
+    public UsageException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -22,7 +22,7 @@ public sealed class LocalForward : IDisposable
         // Every failure of this forward's connections, and only of its own (ForwardRoute): a
         // refused channel, a channel open the server did not answer, or SSH.NET's channel
         // errors when its channels are in use. Never the close asked for by Dispose.
-        route.Failed += e => Failed?.Invoke(this, e);
+        route.Failed += e => Failed?.Invoke(this, new ForwardFailedEventArgs(e));
     }
 
     /// <summary>
@@ -37,7 +37,7 @@ public sealed class LocalForward : IDisposable
     /// (and on <see cref="SshTunnelSession.ChannelOpenFailed"/>).
     /// The connecting socket sees its connection closed, and NetMQ reconnects.
     /// </remarks>
-    public event EventHandler<SshForwardException>? Failed;
+    public event EventHandler<ForwardFailedEventArgs>? Failed;
 
     /// <summary>Gets the target as the SSH server sees it.</summary>
     public TcpEndpoint Remote { get; }

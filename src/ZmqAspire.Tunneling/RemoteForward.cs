@@ -30,7 +30,7 @@ public sealed class RemoteForward : IDisposable
     /// or is unreachable (the server's peer then sees its connection closed, and the server is
     /// told SSH_OPEN_CONNECT_FAILED, RFC 4254 section 5.1). Raised on a background thread.
     /// </summary>
-    public event EventHandler<SshForwardException>? Failed;
+    public event EventHandler<ForwardFailedEventArgs>? Failed;
 
     /// <summary>Gets our handling of the forward's channels (null: SSH.NET's); disposed on close.</summary>
     internal IDisposable? Relays { get; set; }
@@ -39,7 +39,7 @@ public sealed class RemoteForward : IDisposable
     public bool IsListening => _port.IsStarted;
 
     internal void ReportFailure(Exception error) =>
-        Failed?.Invoke(this, new SshForwardException(Target, $"the connection to the target could not be made ({error.Message})", error));
+        Failed?.Invoke(this, new ForwardFailedEventArgs(new SshForwardException(Target, $"the connection to the target could not be made ({error.Message})", error)));
 
     /// <summary>Asks the server to stop listening (<c>cancel-tcpip-forward</c>) and closes relayed connections.</summary>
     public void Dispose() => _session.Close(this, _port);

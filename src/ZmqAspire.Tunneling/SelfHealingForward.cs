@@ -42,7 +42,7 @@ namespace ZmqAspire.Tunneling;
 public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 {
     /// <summary>The reason <see cref="Disconnected"/> gives after <see cref="Reconnect"/>.</summary>
-    public const string ReconnectAskedFor = "reconnect asked for";
+    internal const string ReconnectAskedFor = "reconnect asked for";
 
     private readonly SshTunnelOptions _options;
     private readonly Func<CancellationToken, Task<SshTunnelSession>> _login;
@@ -57,10 +57,10 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     private volatile TaskCompletionSource _up = NewSignal();
     private int _sessions;
 
-    private SelfHealingForward(SshTunnelOptions options, Func<CancellationToken, Task<SshTunnelSession>>? login, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions healing)
+    private SelfHealingForward(SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions healing)
     {
         _options = options;
-        _login = login ?? (ct => SshTunnelSession.ConnectAsync(options, ct));
+        _login = healing.Login ?? (ct => SshTunnelSession.ConnectAsync(options, ct));
         _healing = healing;
         Remotes = remotes;
         _listeners = new ForwardListener[remotes.Count];
@@ -86,18 +86,22 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _supervisor = Task.Run(SuperviseAsync);
     }
 
-    /// <summary>Raised when a session is up and relaying (the first one, and every one after a reconnect). On a thread-pool thread.</summary>
-    public event EventHandler<SshTunnelSession>? Connected;
+    /// <summary>Raised when a session is up and relaying (the first one, and every one after a reconnect), with the session and its number. On a thread-pool thread.</summary>
+    public event EventHandler<SshConnectedEventArgs>? Connected;
 
-    /// <summary>Raised when the session is lost, with why in words; a new login follows. On a thread-pool thread.</summary>
-    public event EventHandler<string>? Disconnected;
+    /// <summary>
+    /// Raised when the session is lost, with why in words (<see cref="SshDisconnectedEventArgs.Reason"/>)
+    /// and whether <see cref="Reconnect"/> asked for it; a new login follows. Not raised when the
+    /// forward is disposed. On a thread-pool thread.
+    /// </summary>
+    public event EventHandler<SshDisconnectedEventArgs>? Disconnected;
 
     /// <summary>
     /// Raised for each failed login attempt that will be retried (the server is unreachable, or
     /// its name does not resolve: <see cref="SshServerUnreachableException.NameNotResolved"/>),
     /// with the wait before the next; so at most once per backoff delay. On a thread-pool thread.
     /// </summary>
-    public event EventHandler<(SshServerUnreachableException Error, TimeSpan RetryDelay)>? ConnectRetry;
+    public event EventHandler<SshConnectRetryEventArgs>? ConnectRetry;
 
     /// <summary>
     /// Raised when connections to a target cannot be relayed: once when the SSH server starts
@@ -105,17 +109,17 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// again for each refusal until <see cref="ForwardRecovered"/>), and whenever SSH.NET reports
     /// an error relaying a connection. On a thread-pool thread.
     /// </summary>
-    public event EventHandler<SshForwardException>? ForwardFailed;
+    public event EventHandler<ForwardFailedEventArgs>? ForwardFailed;
 
     /// <summary>Raised with the target when the SSH server opens a channel to it again after refusing. On a thread-pool thread.</summary>
-    public event EventHandler<TcpEndpoint>? ForwardRecovered;
+    public event EventHandler<ForwardRecoveredEventArgs>? ForwardRecovered;
 
     /// <summary>
     /// Raised once when the forward gives up: the host key, credentials, key file or other
     /// configuration was refused (see <see cref="Fault"/>). Its local ports are closed then, so
     /// connecting sockets are refused and back off. On a thread-pool thread.
     /// </summary>
-    public event EventHandler<SshTunnelException>? Faulted;
+    public event EventHandler<SshTunnelFaultedEventArgs>? Faulted;
 
     /// <summary>Gets the targets as the SSH server sees them, one per local port (all carried by one session).</summary>
     public IReadOnlyList<TcpEndpoint> Remotes { get; }
@@ -167,23 +171,49 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public int SessionCount => Volatile.Read(ref _sessions);
 
     /// <summary>
+    /// Opens the local listener at once and starts logging in in the background, with the
+    /// default <see cref="SelfHealingForwardOptions"/>; connections made before the first login
+    /// are parked and relayed once it is up.
+    /// </summary>
+    /// <param name="options">How to reach and log in to the SSH server.</param>
+    /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
+    /// <returns>The forward; dispose it to close the listener and the session.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="remote"/> is null.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, or <paramref name="remote"/> is a wildcard (<c>*</c> or port 0).</exception>
+    /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the port needs.</exception>
+    public static SelfHealingForward Start(SshTunnelOptions options, TcpEndpoint remote) => Start(options, remote, new SelfHealingForwardOptions());
+
+    /// <summary>
     /// Opens the local listener at once and starts logging in in the background; connections
     /// made before the first login are parked and relayed once it is up.
     /// </summary>
     /// <param name="options">How to reach and log in to the SSH server.</param>
     /// <param name="remote">The target as the SSH server sees it, for example <c>tcp://server:5556</c>.</param>
-    /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
+    /// <param name="healing">Reconnect timings, the local address and port, and the login hook (<see cref="SelfHealingForwardOptions.Login"/>).</param>
     /// <returns>The forward; dispose it to close the listener and the session.</returns>
-    /// <exception cref="ArgumentException">The options are incomplete, <paramref name="remote"/> is a wildcard (<c>*</c> or port 0), or a timing in <paramref name="healing"/> is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/>, <paramref name="remote"/> or <paramref name="healing"/> is null.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, <paramref name="remote"/> is a wildcard (<c>*</c> or port 0), a timing in <paramref name="healing"/> is out of range,
+    /// or <see cref="SelfHealingForwardOptions.LocalPorts"/> does not give one port.</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the port needs.</exception>
-    /// <param name="login">Logs in with <paramref name="options"/> (to wrap each attempt, in a span for
-    /// example); default <see cref="SshTunnelSession.ConnectAsync"/>. Must throw what it throws.</param>
-    public static SelfHealingForward Start(
-        SshTunnelOptions options, TcpEndpoint remote, SelfHealingForwardOptions? healing = null, Func<CancellationToken, Task<SshTunnelSession>>? login = null)
+    /// <exception cref="System.Net.Sockets.SocketException">The local port cannot be opened (a fixed one is in use, say).</exception>
+    public static SelfHealingForward Start(SshTunnelOptions options, TcpEndpoint remote, SelfHealingForwardOptions healing)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        return Start(options, [remote], healing, login);
+        return Start(options, [remote], healing);
     }
+
+    /// <summary>
+    /// The same for several targets (server replicas, say) over one SSH session, with the
+    /// default <see cref="SelfHealingForwardOptions"/>: one local port per target, all replaced
+    /// together when the session dies.
+    /// </summary>
+    /// <param name="options">How to reach and log in to the SSH server.</param>
+    /// <param name="remotes">The targets as the SSH server sees them; at least one.</param>
+    /// <returns>The forward; dispose it to close the listeners and the session.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="remotes"/> is null.</exception>
+    /// <exception cref="ArgumentException">The options are incomplete, no target is given, or a target is a wildcard (<c>*</c> or port 0).</exception>
+    /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the ports needs.</exception>
+    public static SelfHealingForward Start(SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes) => Start(options, remotes, new SelfHealingForwardOptions());
 
     /// <summary>
     /// The same for several targets (server replicas, say) over one SSH session: one local port
@@ -191,18 +221,18 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// </summary>
     /// <param name="options">How to reach and log in to the SSH server.</param>
     /// <param name="remotes">The targets as the SSH server sees them; at least one.</param>
-    /// <param name="healing">Reconnect timings; default <see cref="SelfHealingForwardOptions"/>.</param>
-    /// <param name="login">As for the single-target overload.</param>
+    /// <param name="healing">Reconnect timings, the local address and ports, and the login hook (<see cref="SelfHealingForwardOptions.Login"/>).</param>
     /// <returns>The forward; dispose it to close the listeners and the session.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/>, <paramref name="remotes"/> or <paramref name="healing"/> is null.</exception>
     /// <exception cref="ArgumentException">The options are incomplete, a timing in <paramref name="healing"/> is out of range, no target is given, a target is a wildcard (<c>*</c> or port 0),
     /// or <see cref="SelfHealingForwardOptions.LocalPorts"/> does not give one port per target.</exception>
     /// <exception cref="NotSupportedException">This SSH.NET version lacks what keeping the ports needs.</exception>
     /// <exception cref="System.Net.Sockets.SocketException">A local port cannot be opened (a fixed one is in use, say).</exception>
-    public static SelfHealingForward Start(
-        SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions? healing = null, Func<CancellationToken, Task<SshTunnelSession>>? login = null)
+    public static SelfHealingForward Start(SshTunnelOptions options, IReadOnlyList<TcpEndpoint> remotes, SelfHealingForwardOptions healing)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(remotes);
+        ArgumentNullException.ThrowIfNull(healing);
         if (remotes.Count == 0)
         {
             throw new ArgumentException("Give at least one target.", nameof(remotes));
@@ -213,22 +243,22 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             TcpEndpoint.RequireTarget(remote, nameof(remotes));
         }
 
-        if (healing?.LocalPorts is { } ports && (ports.Count != remotes.Count || ports.Any(p => p is < 0 or > HostPort.MaxPort)))
+        if (healing.LocalPorts is { } ports && (ports.Count != remotes.Count || ports.Any(p => p is < 0 or > HostPort.MaxPort)))
         {
             throw new ArgumentException("Give one local port (0-65535) per target.", nameof(healing));
         }
 
         options.Validate();
-        healing ??= new SelfHealingForwardOptions();
         // Checked here: the loop builds its retry pipeline from these, where a bad value would end it.
         healing.Validate();
-        return new SelfHealingForward(options, login, [.. remotes], healing);
+        return new SelfHealingForward(options, [.. remotes], healing);
     }
 
     /// <summary>Waits until a session is up, at most <paramref name="timeout"/>.</summary>
-    /// <param name="timeout">How long to wait; positive or <see cref="Timeout.InfiniteTimeSpan"/>.</param>
+    /// <param name="timeout">How long to wait; positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait without limit.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The session.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
     /// <exception cref="TimeoutException">No session was up in time; the message says why the last
     /// login failed (for example "name not resolved"), and <see cref="Exception.InnerException"/>
     /// is <see cref="LastError"/>. The forward keeps trying.</exception>
@@ -237,9 +267,14 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<SshTunnelSession> WaitUntilUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "Give a positive timeout, or Timeout.InfiniteTimeSpan.");
+        }
+
         try
         {
-            return await WaitUntilUpAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return await WaitUntilUpCoreAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
@@ -249,13 +284,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until a session is up.</summary>
-    /// <param name="cancellationToken">Stops waiting.</param>
-    /// <returns>The session.</returns>
-    /// <exception cref="SshTunnelException">The forward gave up (<see cref="Fault"/>).</exception>
-    /// <exception cref="ObjectDisposedException">The forward was disposed.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<SshTunnelSession> WaitUntilUpAsync(CancellationToken cancellationToken = default)
+    private async Task<SshTunnelSession> WaitUntilUpCoreAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -278,31 +307,74 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public void Reconnect() => _reconnect.Cancel();
 
     /// <summary>
-    /// Closes the listener, the connections waiting or relayed and the session. Safe from an
-    /// event handler of the forward or its session (events are raised off the threads it waits for).
+    /// Closes the listener, the connections waiting or relayed and the session, blocking the
+    /// calling thread until the session is closed (at most about <see cref="SupervisorStopTimeout"/>
+    /// plus the session's own close). Safe from an event handler of the forward or its session
+    /// (events are raised off the threads it waits for). Prefer <see cref="DisposeAsync"/>.
     /// </summary>
     public void Dispose()
     {
-        if (_stop.IsCancellationRequested)
+        if (!BeginStop())
         {
             return;
         }
 
-        _stop.Cancel();
-        _gate.Stop();
-        Array.ForEach(_listeners, l => l.Dispose());
         // The loop never faults (every error becomes Fault); this waits for it to let go of the session.
-        _supervisor.Wait(TimeSpan.FromSeconds(5));
+        _supervisor.Wait(SupervisorStopTimeout);
         _current?.Session.Dispose();
-        _up.TrySetResult();
-        _events.Complete();
+        EndStop();
     }
 
-    /// <inheritdoc cref="Dispose"/>
-    public ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes the listener, the connections waiting or relayed and the session, as
+    /// <see cref="Dispose"/> does, without blocking the caller: the returned task completes when
+    /// the forward's loop has ended and the session is closed (SSH_MSG_DISCONNECT sent, RFC 4253
+    /// section 11.1, and the connection closed), or after about <see cref="SupervisorStopTimeout"/>
+    /// should the loop not end. Safe from an event handler of the forward or its session.
+    /// </summary>
+    /// <returns>A task that completes when the forward is closed; it does not fault.</returns>
+    public async ValueTask DisposeAsync()
     {
-        Dispose();
-        return ValueTask.CompletedTask;
+        if (!BeginStop())
+        {
+            return;
+        }
+
+        // The loop disposes its session itself, asynchronously, when it sees the stop.
+        await _supervisor.WaitAsync(SupervisorStopTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_current?.Session is { } session)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+
+        EndStop();
+    }
+
+    /// <summary>How long disposing waits for the forward's loop to end (it ends within milliseconds unless a handler holds it).</summary>
+    private static TimeSpan SupervisorStopTimeout => TimeSpan.FromSeconds(5);
+
+    /// <summary>Stops accepting and tells the loop to end; false when the forward was already stopped.</summary>
+    private bool BeginStop()
+    {
+        lock (_stop)
+        {
+            if (_stop.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            _stop.Cancel();
+        }
+
+        _gate.Stop();
+        Array.ForEach(_listeners, l => l.Dispose());
+        return true;
+    }
+
+    private void EndStop()
+    {
+        _up.TrySetResult();
+        _events.Complete();
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -330,7 +402,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                     {
                         LastError = error;
                         var delay = args.RetryDelay;
-                        Raise(() => ConnectRetry?.Invoke(this, (error, delay)));
+                        var attempt = args.AttemptNumber + 1;
+                        Raise(() => ConnectRetry?.Invoke(this, new SshConnectRetryEventArgs(error, delay, attempt)));
                     }
 
                     return default;
@@ -363,7 +436,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested)
             {
-                session.Dispose();
+                await session.DisposeAsync().ConfigureAwait(false);
                 GiveUp(new SshTunnelException($"The self-healing forward stopped on an unexpected error: {ex.Message}", ex));
                 return;
             }
@@ -373,7 +446,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 return;
             }
 
-            Raise(() => Disconnected?.Invoke(this, reason));
+            Raise(() => Disconnected?.Invoke(this, new SshDisconnectedEventArgs(reason, reason == ReconnectAskedFor)));
         }
     }
 
@@ -391,7 +464,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _gate.Stop();
         // Closed, not accepting and closing: a refused connect keeps NetMQ's own backoff.
         Array.ForEach(_listeners, l => l.Dispose());
-        Raise(() => Faulted?.Invoke(this, fault));
+        Raise(() => Faulted?.Invoke(this, new SshTunnelFaultedEventArgs(fault)));
         _up.TrySetResult();
     }
 
@@ -402,9 +475,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     {
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var outagesToReport = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        void OnError(object? sender, Exception e) => lost.TrySetResult($"SSH session error: {e.Message}");
-        void OnSilent(object? sender, TimeSpan silence) => lost.TrySetResult(
-            $"the SSH server answered no keep-alive probe for {silence.TotalSeconds:0.#} s (ServerAliveInterval {_options.ServerAliveInterval.TotalSeconds:0.###} s × ServerAliveCountMax {_options.ServerAliveCountMax})");
+        void OnError(object? sender, SshSessionErrorEventArgs e) => lost.TrySetResult($"SSH session error: {e.Exception.Message}");
+        void OnSilent(object? sender, ServerAliveTimedOutEventArgs e) => lost.TrySetResult(
+            $"the SSH server answered no keep-alive probe for {e.Silence.TotalSeconds:0.#} s (ServerAliveInterval {_options.ServerAliveInterval.TotalSeconds:0.###} s × ServerAliveCountMax {_options.ServerAliveCountMax})");
         void OnAnswered(bool confirmed)
         {
             // On SSH.NET's receive thread, before the refusal's own event (OnRefused) is raised.
@@ -415,7 +488,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
             if (change.Reachable)
             {
-                Raise(() => ForwardRecovered?.Invoke(this, Remotes[change.Target]));
+                var recovered = new ForwardRecoveredEventArgs(Remotes[change.Target]);
+                Raise(() => ForwardRecovered?.Invoke(this, recovered));
             }
             else
             {
@@ -423,13 +497,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             }
         }
 
-        void OnRefused(object? sender, SshForwardException e)
+        void OnRefused(object? sender, ForwardFailedEventArgs e)
         {
             // Once per outage of a target: the refusals that follow while it stays down are not news.
             if (outagesToReport.TryDequeue(out var target))
             {
-                var error = e.Remote == Remotes[target] ? e : new SshForwardException(Remotes[target], e.Message, e);
-                Raise(() => ForwardFailed?.Invoke(this, error));
+                var failed = e.Remote == Remotes[target] ? e : new ForwardFailedEventArgs(new SshForwardException(Remotes[target], e.Error.Message, e.Error));
+                Raise(() => ForwardFailed?.Invoke(this, failed));
             }
         }
 
@@ -442,7 +516,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 return;
             }
 
-            Raise(() => ForwardFailed?.Invoke(this, e));
+            var failed = new ForwardFailedEventArgs(e);
+            Raise(() => ForwardFailed?.Invoke(this, failed));
             if (e.InnerException is SshOperationTimeoutException)
             {
                 // The server took no new channel in time: it is not answering (paused, cut off).
@@ -461,7 +536,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         }
         catch (SshForwardException ex)
         {
-            Raise(() => ForwardFailed?.Invoke(this, ex));
+            var failed = new ForwardFailedEventArgs(ex);
+            Raise(() => ForwardFailed?.Invoke(this, failed));
             session.ChannelOpenAnswered -= OnAnswered;
             DisposeInBackground(session);
             await Task.Delay(_healing.ReconnectDelay, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -477,8 +553,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         _current = new Current(session, ports);
         LastError = null;
         _gate.SessionUp(ports);
-        Interlocked.Increment(ref _sessions);
-        Raise(() => Connected?.Invoke(this, session));
+        var connected = new SshConnectedEventArgs(session, Interlocked.Increment(ref _sessions));
+        Raise(() => Connected?.Invoke(this, connected));
         _up.TrySetResult();
         string reason;
         try
@@ -520,7 +596,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
         if (_stop.IsCancellationRequested)
         {
-            session.Dispose();
+            // Disposing the forward: its DisposeAsync awaits this loop, so this is what it awaits.
+            await session.DisposeAsync().ConfigureAwait(false);
         }
         else
         {

@@ -58,4 +58,14 @@ public sealed class SelfHealingForwardOptions
     /// told the port, such as a client that connects to <c>tcp://127.0.0.1:5557</c>.
     /// </summary>
     public IReadOnlyList<int>? LocalPorts { get; set; }
+
+    /// <summary>
+    /// Gets or sets how each login is made, given a token that cancels it: to wrap every attempt
+    /// (in a span, say) around <see cref="SshTunnelSession.ConnectAsync"/> with the forward's
+    /// <see cref="SshTunnelOptions"/>. It must throw what <see cref="SshTunnelSession.ConnectAsync"/>
+    /// throws: an <see cref="SshServerUnreachableException"/> is retried with backoff, any other
+    /// error stops the forward (<see cref="SelfHealingForward.Faulted"/>). Default:
+    /// <see langword="null"/>, <see cref="SshTunnelSession.ConnectAsync"/> itself.
+    /// </summary>
+    public Func<CancellationToken, Task<SshTunnelSession>>? Login { get; set; }
 }

@@ -16,7 +16,7 @@ public sealed partial class SshTunnelSession
     /// <remarks>The exception names the refused channel's target. (Only when this SSH.NET's
     /// internals cannot be reached, and SSH.NET's own channels are used, is the target known just
     /// when the session's forwards all go to one target; else it is <c>?</c>.)</remarks>
-    public event EventHandler<SshForwardException>? ChannelOpenFailed;
+    public event EventHandler<ForwardFailedEventArgs>? ChannelOpenFailed;
 
     /// <summary>Opens a forwarded port whose connections are accepted elsewhere (by a <see cref="SelfHealingForward"/>'s listener).</summary>
     /// <exception cref="SshForwardException">The session is down.</exception>
@@ -72,7 +72,7 @@ public sealed partial class SshTunnelSession
         var exception = new SshForwardException(
             target ?? new TcpEndpoint("?", 1),
             $"the SSH server {Server} could not open a channel to it ({ChannelOpenFailures.ReasonName(reason)}: {description})");
-        ChannelOpenFailed?.Invoke(this, exception);
+        ChannelOpenFailed?.Invoke(this, new ForwardFailedEventArgs(exception));
         if (target is not null)
         {
             Array.ForEach(routes, r => r.Report(exception));

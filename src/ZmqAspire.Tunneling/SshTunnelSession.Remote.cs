@@ -113,7 +113,14 @@ public sealed partial class SshTunnelSession
                 }
             }
 
-            port.Dispose();
+            try
+            {
+                port.Dispose();
+            }
+            catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Closed after the session's disconnect (Dispose): nothing is left to release.
+            }
         }
     }
 

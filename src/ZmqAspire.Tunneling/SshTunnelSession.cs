@@ -30,6 +30,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
     private volatile bool _serverSilent;
     private bool _disposed;
+    private int _disposeStarted;
 
     private SshTunnelSession(SshClient client, IDisposable[] credentials, SshServerAddress server, string fingerprint, QuickAck? quickAck)
     {
@@ -40,7 +41,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         HostKeyFingerprint = fingerprint;
         // SSH.NET raises this on its receive thread, which Dispose (Disconnect) waits for: a
         // handler that disposed the session there would wait for itself.
-        _client.ErrorOccurred += (_, e) => _events.Post(() => ErrorOccurred?.Invoke(this, e.Exception));
+        _client.ErrorOccurred += (_, e) => _events.Post(() => ErrorOccurred?.Invoke(this, new SshSessionErrorEventArgs(e.Exception)));
     }
 
     /// <summary>
@@ -48,7 +49,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// away). Raised on a thread-pool thread, after SSH.NET's receive thread has moved on: the
     /// handler may dispose the session.
     /// </summary>
-    public event EventHandler<Exception>? ErrorOccurred;
+    public event EventHandler<SshSessionErrorEventArgs>? ErrorOccurred;
 
     /// <summary>
     /// Raised once when the server left a keep-alive probe unanswered for
@@ -57,7 +58,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <see cref="IsConnected"/> is false from then on. Raised on a thread-pool thread, like
     /// <see cref="ErrorOccurred"/>: the handler may dispose the session.
     /// </summary>
-    public event EventHandler<TimeSpan>? ServerAliveTimedOut;
+    public event EventHandler<ServerAliveTimedOutEventArgs>? ServerAliveTimedOut;
 
     /// <summary>Gets the keep-alive probe (null when off or unavailable), for tests and the benchmark.</summary>
     internal ServerAliveProbe? ServerAlive => _serverAlive;
@@ -89,7 +90,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Gets which parts of the fast path are active on this session (<see cref="TunnelFastPath"/>).</summary>
-    public TunnelFastPath FastPath =>
+    internal TunnelFastPath FastPath =>
         (_quickAck is { IsActive: true } ? TunnelFastPath.QuickAck : TunnelFastPath.None)
         | (SocketMadeBlocking ? TunnelFastPath.BlockingSocket : TunnelFastPath.None)
         | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None)
@@ -103,6 +104,16 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
 
     /// <summary>Gets a value indicating whether the SSH socket was put back in blocking mode (<see cref="NativeBlocking"/>).</summary>
     internal bool SocketMadeBlocking { get; private init; }
+
+    /// <summary>
+    /// Describes the session for logs: the server, the host key fingerprint accepted, and which
+    /// parts of the tunnel's fast path (docs/benchmarks.md) are active, for example
+    /// <c>tunnel@bastion:22 (host key SHA256:..., fast path: QuickAck, BlockingSocket, ForwardListener, OwnChannels)</c>.
+    /// The fast path reaches SSH.NET internals, so what it lists can change with the SSH.NET
+    /// version: read it, do not parse it.
+    /// </summary>
+    /// <returns>The description.</returns>
+    public override string ToString() => $"{Server} (host key {HostKeyFingerprint}, fast path: {FastPath})";
 
     /// <summary>Gets a value indicating whether the SSH connection is up.</summary>
     /// <remarks>False once the server stopped answering keep-alive probes (<see cref="ServerAliveTimedOut"/>), though the TCP connection may still be open.</remarks>
@@ -193,7 +204,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             session._serverAlive = ServerAliveProbe.TryStart(client, session._globalRequests, options.ServerAliveInterval, options.ServerAliveCountMax, silence =>
             {
                 session._serverSilent = true;
-                session._events.Post(() => session.ServerAliveTimedOut?.Invoke(session, silence));
+                session._events.Post(() => session.ServerAliveTimedOut?.Invoke(session, new ServerAliveTimedOutEventArgs(silence)));
             });
             // Every answer to a channel open, ours or SSH.NET's, feeds ChannelOpenAnswered (the
             // self-healing forward's outage gate) on the receive thread. These handlers go first,
@@ -208,7 +219,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout, (uint)options.ChannelWindowSize);
             if (session._mux is { } mux)
             {
-                mux.ChannelRefused += e => session._events.Post(() => session.ChannelOpenFailed?.Invoke(session, e));
+                mux.ChannelRefused += e => session._events.Post(() => session.ChannelOpenFailed?.Invoke(session, new ForwardFailedEventArgs(e)));
             }
 
             return session;
@@ -321,17 +332,22 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Closes every forward, then the SSH connection.</summary>
+    /// <summary>
+    /// Closes every forward (their listeners and channels), then the SSH connection
+    /// (SSH_MSG_DISCONNECT, RFC 4253 section 11.1), blocking the calling thread meanwhile: SSH.NET
+    /// waits for each forwarded port's channels to close and for its receive thread to end, which
+    /// takes longer when the server is slow to answer. Prefer <see cref="DisposeAsync"/>.
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposeStarted, 1) == 1)
+        {
+            return;
+        }
+
         LocalForward[] forwards;
         lock (_gate)
         {
-            if (_disposed)
-            {
-                return;
-            }
-
             forwards = [.. _forwards];
         }
 
@@ -341,6 +357,21 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         }
 
         StopDetachedPorts();
+        // An outstanding keep-alive probe holds the global request gate until it is answered,
+        // which a server that stopped answering never does: stop it first.
+        _serverAlive?.Dispose();
+        try
+        {
+            _client.Disconnect();
+        }
+        catch (Exception ex) when (ex is SshException or ObjectDisposedException or SocketException)
+        {
+            // Already disconnected.
+        }
+
+        // After the disconnect: the server drops a connection's remote forwards with it (RFC 4254
+        // section 7.1), so each close skips cancel-tcpip-forward, whose answer SSH.NET would
+        // otherwise wait for (up to ConnectTimeout) from a server that may not answer.
         foreach (var remote in TakeRemoteForwards())
         {
             remote.Dispose();
@@ -351,16 +382,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             _disposed = true;
         }
 
-        _serverAlive?.Dispose();
         _mux?.Dispose();
-        try
-        {
-            _client.Disconnect();
-        }
-        catch (Exception ex) when (ex is SshException or ObjectDisposedException or SocketException)
-        {
-            // Already disconnected.
-        }
 
         _quickAck?.Dispose();
         _client.Dispose();
@@ -368,10 +390,19 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         _events.Complete();
     }
 
-    /// <inheritdoc cref="Dispose"/>
-    public ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes every forward, then the SSH connection, as <see cref="Dispose"/> does, without
+    /// blocking the caller: the returned task completes when the connection is closed.
+    /// </summary>
+    /// <returns>A task that completes when the session is closed.</returns>
+    public async ValueTask DisposeAsync()
     {
-        Dispose();
-        return ValueTask.CompletedTask;
+        // SSH.NET 2026.0.0 has no asynchronous close: ForwardedPort.Stop waits for the port's
+        // channels to close and BaseClient.Disconnect for its receive thread to end, both on the
+        // calling thread, and there is no other way to close its session. So the whole close runs
+        // on a thread of its own (LongRunning: it may block for seconds on a server that stopped
+        // answering, which must not take a thread-pool thread the close itself may need), leaving
+        // the caller's thread (a host's StopAsync, an event loop) free.
+        await Task.Factory.StartNew(Dispose, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
     }
 }

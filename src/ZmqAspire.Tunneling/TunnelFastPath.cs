@@ -3,10 +3,12 @@ namespace ZmqAspire.Tunneling;
 /// <summary>
 /// Which parts of the tunnel's fast path are active on a session (docs/benchmarks.md). Each
 /// reaches into SSH.NET by reflection, so a trimmed build or another SSH.NET version can lose
-/// one; the session then still works, only slower. Logged by the client when a tunnel comes up.
+/// one; the session then still works, only slower. Internal: it names SSH.NET internals that
+/// may change with any SSH.NET version; <see cref="SshTunnelSession.ToString"/> reports it for
+/// logs (the client logs it when a tunnel comes up, and the trimmed images' test reads it there).
 /// </summary>
 [Flags]
-public enum TunnelFastPath
+internal enum TunnelFastPath
 {
     /// <summary>None: plain SSH.NET (the fast path is off or nothing could be reached).</summary>
     None = 0,

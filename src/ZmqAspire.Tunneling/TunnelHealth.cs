@@ -43,11 +43,11 @@ public sealed class TunnelHealth : IHealthCheck
     public void Attach(SelfHealingForward forward)
     {
         ArgumentNullException.ThrowIfNull(forward);
-        forward.Connected += (_, session) => Connected(session, forward);
-        forward.Disconnected += (_, reason) => Down(reason == SelfHealingForward.ReconnectAskedFor ? "reconnecting, as asked" : reason, disconnect: true);
+        forward.Connected += (_, e) => Connected(e.Session, forward);
+        forward.Disconnected += (_, e) => Down(e.ReconnectRequested ? "reconnecting, as asked" : e.Reason, disconnect: true);
         forward.ConnectRetry += (_, e) => Down(e.Error.Message, disconnect: false);
-        forward.Faulted += (_, e) => Down(e.Message, disconnect: true);
-        forward.ForwardFailed += (_, e) => ForwardFailed(e);
+        forward.Faulted += (_, e) => Down(e.Error.Message, disconnect: true);
+        forward.ForwardFailed += (_, e) => ForwardFailed(e.Error);
     }
 
     /// <summary>Records that a request was answered: requests are no longer failing.</summary>

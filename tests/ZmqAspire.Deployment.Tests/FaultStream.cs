@@ -31,7 +31,7 @@ internal sealed partial class FaultStream : IAsyncDisposable
         ClientId = clientId;
         RequestTimeout = requestTimeout;
         MaxRetries = maxRetries;
-        forward.ForwardFailed += (_, e) => _forwardFailures.Enqueue(e.Message);
+        forward.ForwardFailed += (_, e) => _forwardFailures.Enqueue(e.Error.Message);
         _thread = new Thread(Run) { IsBackground = true, Name = $"fault stream {clientId}" };
         _thread.Start();
     }

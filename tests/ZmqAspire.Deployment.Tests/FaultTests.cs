@@ -181,7 +181,7 @@ public sealed class FaultFixture : IAsyncLifetime
     {
         var forward = SelfHealingForward.Start(
             FaultStream.TunnelOptions(Project), TcpEndpoint.Parse("tcp://server:5556"), new SelfHealingForwardOptions { ReconnectDelay = TimeSpan.FromMilliseconds(200), MaxReconnectDelay = TimeSpan.FromSeconds(2) });
-        await forward.WaitUntilUpAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        await forward.WaitUntilUpAsync(TimeSpan.FromSeconds(90));
         return forward;
     }
 

@@ -56,7 +56,7 @@ internal sealed class LaneStream : IAsyncDisposable
         };
         var forward = SelfHealingForward.Start(
             options, [.. Enumerable.Repeat(target, lanes)], new SelfHealingForwardOptions { ReconnectDelay = TimeSpan.FromMilliseconds(200), MaxReconnectDelay = TimeSpan.FromSeconds(2) });
-        await forward.WaitUntilUpAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        await forward.WaitUntilUpAsync(TimeSpan.FromSeconds(90));
         return new LaneStream(forward, $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)], requestTimeout, maxRetries);
     }
 

@@ -97,9 +97,9 @@ public sealed class ForwardTests(TunnelSshd sshd, ITestOutputHelper output)
         var before = tunnel.LocalEndpoint;
 
         var secondSession = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        tunnel.StateChanged += (_, state) =>
+        tunnel.StateChanged += (_, e) =>
         {
-            if (state is { Status: SshTunnelStatus.Up, SessionCount: 2 })
+            if (e.State is { Status: SshTunnelStatus.Up, SessionCount: 2 })
             {
                 secondSession.TrySetResult();
             }

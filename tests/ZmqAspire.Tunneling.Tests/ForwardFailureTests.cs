@@ -23,7 +23,7 @@ public sealed class ForwardFailureTests(SshdFixture sshd, ITestOutputHelper outp
         for (var cycle = 0; cycle < 200; cycle++)
         {
             var forward = session.OpenLocalForward(flood.Endpoint);
-            forward.Failed += (_, e) => failures.Add(e);
+            forward.Failed += (_, e) => failures.Add(e.Error);
             var clients = new List<TcpClient>();
             try
             {
@@ -62,8 +62,8 @@ public sealed class ForwardFailureTests(SshdFixture sshd, ITestOutputHelper outp
         using var toFlood = session.OpenLocalForward(flood.Endpoint);
         using var toEcho = session.OpenLocalForward(echo.Endpoint);
         var failures = new ConcurrentBag<SshForwardException>();
-        toFlood.Failed += (_, e) => failures.Add(e);
-        toEcho.Failed += (_, e) => failures.Add(e);
+        toFlood.Failed += (_, e) => failures.Add(e.Error);
+        toEcho.Failed += (_, e) => failures.Add(e.Error);
         var payload = "ping!"u8.ToArray();
         for (var i = 0; i < 300; i++)
         {
@@ -104,9 +104,9 @@ public sealed class ForwardFailureTests(SshdFixture sshd, ITestOutputHelper outp
         var refusedFailed = new TaskCompletionSource<SshForwardException>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sessionFailed = new TaskCompletionSource<SshForwardException>(TaskCreationOptions.RunContinuationsAsynchronously);
         var goodFailures = new ConcurrentBag<SshForwardException>();
-        refused.Failed += (_, e) => refusedFailed.TrySetResult(e);
-        good.Failed += (_, e) => goodFailures.Add(e);
-        session.ChannelOpenFailed += (_, e) => sessionFailed.TrySetResult(e);
+        refused.Failed += (_, e) => refusedFailed.TrySetResult(e.Error);
+        good.Failed += (_, e) => goodFailures.Add(e.Error);
+        session.ChannelOpenFailed += (_, e) => sessionFailed.TrySetResult(e.Error);
 
         using (var client = new TcpClient())
         {

@@ -97,7 +97,7 @@ public sealed class ForwardLifetimeTests(SshdFixture sshd)
         await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
         using var forward = session.OpenLocalForward(new TcpEndpoint("127.0.0.1", closedPort));
         var failed = new TaskCompletionSource<SshForwardException>(TaskCreationOptions.RunContinuationsAsynchronously);
-        forward.Failed += (_, e) => failed.TrySetResult(e);
+        forward.Failed += (_, e) => failed.TrySetResult(e.Error);
 
         // Twice: the forward goes on accepting after a refused channel.
         for (var attempt = 1; attempt <= 2; attempt++)

@@ -44,7 +44,7 @@ public sealed class HeadOfLineTests(SshdFixture sshd, ITestOutputHelper output)
         {
             var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), [flood.Endpoint, echo.Endpoint]);
             tunnel = forward;
-            await forward.WaitUntilUpAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            await forward.WaitUntilUpAsync(TimeSpan.FromSeconds(20));
             locals = forward.LocalEndpoints;
         }
         else

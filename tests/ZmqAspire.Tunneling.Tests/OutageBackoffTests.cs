@@ -30,7 +30,7 @@ public sealed class OutageBackoffTests(SshdFixture sshd, ITestOutputHelper outpu
         var forwardFailures = 0;
         forward.ConnectRetry += (_, _) => Interlocked.Increment(ref retries);
         forward.ForwardFailed += (_, _) => Interlocked.Increment(ref forwardFailures);
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
         using var req = NewSocket(forward);
         using var counter = new ConnectCounter(req);
         Assert.Equal(server.ExpectedGreeting, Requests.Ask(req, "Hello", () => sshd.LogTail()));
@@ -61,7 +61,7 @@ public sealed class OutageBackoffTests(SshdFixture sshd, ITestOutputHelper outpu
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), target, healing);
         var forwardFailures = 0;
         forward.ForwardFailed += (_, _) => Interlocked.Increment(ref forwardFailures);
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
         using var req = NewSocket(forward);
         using var counter = new ConnectCounter(req);
         Assert.True(req.TrySendFrame(Requests.ReplyTimeout, "Hello"));

@@ -20,7 +20,7 @@ public sealed class SelfHealingLocalPortTests(SshdFixture sshd)
         var port = TestNet.FreePort();
         await using var forward = SelfHealingForward.Start(
             sshd.Options(ClientKey.Ed25519), [TcpEndpoint.Parse(server.Endpoint)], new SelfHealingForwardOptions { LocalPorts = [port] });
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
         Assert.Equal(new TcpEndpoint("127.0.0.1", port), forward.LocalEndpoint);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port} "), Assert.Single(TestNet.ListeningSockets(port)), StringComparison.Ordinal);
         using var req = new RequestSocket();
@@ -37,7 +37,7 @@ public sealed class SelfHealingLocalPortTests(SshdFixture sshd)
             sshd.Options(ClientKey.Ed25519), [TcpEndpoint.Parse(server.Endpoint)], new SelfHealingForwardOptions { LocalAddress = IPAddress.Any });
         Assert.Equal("127.0.0.1", forward.LocalEndpoint.Host);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"0.0.0.0:{forward.LocalPort} "), Assert.Single(TestNet.ListeningSockets(forward.LocalPort)), StringComparison.Ordinal);
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
     }
 
     [Fact]

@@ -24,15 +24,15 @@ public sealed class SelfHealingTests(SshdFixture sshd, ITestOutputHelper output)
         using var server = ReplyServer.Start();
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), TcpEndpoint.Parse(server.Endpoint), FastHealing);
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        forward.Disconnected += (_, reason) => lost.TrySetResult(reason);
-        var first = await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        forward.Disconnected += (_, e) => lost.TrySetResult(e.Reason);
+        var first = await forward.WaitUntilUpAsync(Generous);
         using var req = NewSocket(forward);
         Assert.Equal(server.ExpectedGreeting, Requests.Ask(req, "Hello", () => sshd.LogTail()));
 
         sshd.KillSessions();
         var reason = await lost.Task.WaitAsync(Generous);
         var watch = Stopwatch.StartNew();
-        var second = await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        var second = await forward.WaitUntilUpAsync(Generous);
 
         // The socket's pending connection died with the session; NetMQ reconnects to the same port.
         Assert.Equal(server.ExpectedGreeting, Requests.Ask(req, "Hello", () => sshd.LogTail()));
@@ -49,7 +49,7 @@ public sealed class SelfHealingTests(SshdFixture sshd, ITestOutputHelper output)
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), TcpEndpoint.Parse(server.Endpoint), FastHealing);
         var retries = 0;
         forward.ConnectRetry += (_, _) => Interlocked.Increment(ref retries);
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
         using var req = NewSocket(forward);
         Assert.Equal(server.ExpectedGreeting, Requests.Ask(req, "Hello", () => sshd.LogTail()));
         var port = forward.LocalPort;
@@ -71,8 +71,8 @@ public sealed class SelfHealingTests(SshdFixture sshd, ITestOutputHelper output)
         var closedPort = TestNet.FreePort();
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), new TcpEndpoint("127.0.0.1", closedPort), FastHealing);
         var failed = new TaskCompletionSource<SshForwardException>(TaskCreationOptions.RunContinuationsAsynchronously);
-        forward.ForwardFailed += (_, e) => failed.TrySetResult(e);
-        var session = await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        forward.ForwardFailed += (_, e) => failed.TrySetResult(e.Error);
+        var session = await forward.WaitUntilUpAsync(Generous);
 
         using (var client = new TcpClient())
         {
@@ -94,7 +94,7 @@ public sealed class SelfHealingTests(SshdFixture sshd, ITestOutputHelper output)
         await using var forward = SelfHealingForward.Start(
             sshd.Options(ClientKey.Ed25519, HostKeyPolicy.Pinned(sshd.OtherHostKeyFingerprint)), new TcpEndpoint("127.0.0.1", 1), FastHealing);
 
-        await Assert.ThrowsAsync<SshHostKeyRejectedException>(() => forward.WaitUntilUpAsync().WaitAsync(Generous));
+        await Assert.ThrowsAsync<SshHostKeyRejectedException>(() => forward.WaitUntilUpAsync(Generous));
         Assert.IsType<SshHostKeyRejectedException>(forward.Fault);
         Assert.Equal(0, forward.SessionCount);
     }
@@ -104,7 +104,7 @@ public sealed class SelfHealingTests(SshdFixture sshd, ITestOutputHelper output)
     {
         using var server = ReplyServer.Start();
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), TcpEndpoint.Parse(server.Endpoint), FastHealing);
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < 200; i++)
         {

@@ -44,7 +44,7 @@ public sealed partial class ServerAliveTests(SshdFixture sshd, ITestOutputHelper
         using var forward = req.ConnectThroughTunnel(server.Endpoint, session);
         Assert.Equal(server.ExpectedGreeting, Requests.Ask(req, "Hello", () => sshd.LogTail()));
         var timedOut = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
-        session.ServerAliveTimedOut += (_, silence) => timedOut.TrySetResult(silence);
+        session.ServerAliveTimedOut += (_, e) => timedOut.TrySetResult(e.Silence);
 
         var frozen = Freeze(before);
         var watch = Stopwatch.StartNew();

@@ -21,9 +21,9 @@ public sealed class SupervisorFaultTests(SshdFixture sshd, ITestOutputHelper out
         using var home = new HomeDirectory();
         var forward = SelfHealingForward.Start(sshd.Options(privateKeyPath: null), new TcpEndpoint("127.0.0.1", 1), FastHealing);
         var faulted = new TaskCompletionSource<SshTunnelException>(TaskCreationOptions.RunContinuationsAsynchronously);
-        forward.Faulted += (_, e) => faulted.TrySetResult(e);
+        forward.Faulted += (_, e) => faulted.TrySetResult(e.Error);
 
-        var thrown = await Assert.ThrowsAsync<SshTunnelConfigurationException>(() => forward.WaitUntilUpAsync().WaitAsync(Generous));
+        var thrown = await Assert.ThrowsAsync<SshTunnelConfigurationException>(() => forward.WaitUntilUpAsync(Generous));
         var raised = await faulted.Task.WaitAsync(Generous);
 
         Assert.Same(thrown, raised);
@@ -95,7 +95,7 @@ public sealed class SupervisorFaultTests(SshdFixture sshd, ITestOutputHelper out
     {
         using var server = ReplyServer.Start();
         var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519), TcpEndpoint.Parse(server.Endpoint), FastHealing);
-        await forward.WaitUntilUpAsync().WaitAsync(Generous);
+        await forward.WaitUntilUpAsync(Generous);
         var disposed = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
         forward.Disconnected += (_, _) =>
         {
@@ -111,6 +111,6 @@ public sealed class SupervisorFaultTests(SshdFixture sshd, ITestOutputHelper out
         // Not a speed bound: Dispose waits up to 5 s for the forward's loop, and a handler run on
         // that loop made it wait out the whole 5 s for itself.
         Assert.True(took < TimeSpan.FromSeconds(4.5), $"Dispose waited {took.TotalSeconds:0.0} s: it waited out its 5 s wait for the loop it was called from");
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => forward.WaitUntilUpAsync());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => forward.WaitUntilUpAsync(Generous));
     }
 }

@@ -20,6 +20,7 @@ public sealed class UnreachableTests(SshdFixture sshd)
 
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"Took {watch.Elapsed}.");
         Assert.False(ex.TimedOut);
+        Assert.NotNull(ex.Server);
         Assert.Equal(closedPort, ex.Server.Port);
         Assert.Contains($"127.0.0.1:{closedPort}", ex.Message, StringComparison.Ordinal);
     }
