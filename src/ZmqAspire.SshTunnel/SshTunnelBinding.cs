@@ -28,6 +28,7 @@ internal sealed class SshTunnelBinding
         (nameof(SshTunnelSettings.MaxReconnectDelay), s => s.MaxReconnectDelay),
         (nameof(SshTunnelSettings.ServerAliveInterval), s => s.ServerAliveInterval),
         (nameof(SshTunnelSettings.ServerAliveCountMax), s => s.ServerAliveCountMax),
+        (nameof(SshTunnelSettings.ChannelWindowSize), s => s.ChannelWindowSize),
     ];
 
     private readonly Dictionary<string, string> _sources = new(StringComparer.Ordinal);
@@ -162,6 +163,11 @@ internal sealed class SshTunnelBinding
             errors.Add($"{Where(nameof(s.ServerAliveCountMax))}: ServerAliveCountMax must be at least 1 (was {s.ServerAliveCountMax})");
         }
 
+        if (s.ChannelWindowSize is < 64 * 1024 or > 1024 * 1024 * 1024)
+        {
+            errors.Add($"{Where(nameof(s.ChannelWindowSize))}: ChannelWindowSize must be from 65536 (64 KiB) to 1073741824 (1 GiB) bytes (was {s.ChannelWindowSize})");
+        }
+
         if (server is null || hostKey is null || remotes is null || errors.Count > 0)
         {
             throw new OptionsValidationException(Name, typeof(SshTunnelSettings), errors);
@@ -177,6 +183,7 @@ internal sealed class SshTunnelBinding
             ConnectTimeout = s.ConnectTimeout,
             ServerAliveInterval = s.ServerAliveInterval,
             ServerAliveCountMax = s.ServerAliveCountMax,
+            ChannelWindowSize = s.ChannelWindowSize,
         };
         CheckCredential(options, errors);
         return errors.Count > 0

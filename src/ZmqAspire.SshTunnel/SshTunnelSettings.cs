@@ -69,6 +69,14 @@ public sealed class SshTunnelSettings
     /// </summary>
     public int ServerAliveCountMax { get; set; } = 3;
 
+    /// <summary>
+    /// Gets or sets the window, in bytes, that each forwarded connection's SSH channel advertises
+    /// for data from the server (RFC 4254 section 5.2): over a link with round trip RTT, replies
+    /// move at most about one window per RTT. From 64 KiB to 1 GiB. Default: 8 MiB
+    /// (<see cref="SshTunnelOptions.DefaultChannelWindowSize"/>; OpenSSH advertises a fixed 2 MiB).
+    /// </summary>
+    public int ChannelWindowSize { get; set; } = SshTunnelOptions.DefaultChannelWindowSize;
+
     /// <summary>Gets or sets a value indicating whether the tunnel's health check is left out. Default: <see langword="false"/> (registered as <c>ZmqAspire.SshTunnel_{name}</c>).</summary>
     public bool DisableHealthChecks { get; set; }
 

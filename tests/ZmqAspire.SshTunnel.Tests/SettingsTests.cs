@@ -72,6 +72,15 @@ public sealed class SettingsTests(TunnelSshd sshd)
     }
 
     [Fact]
+    public async Task AChannelWindowOutOfRangeIsNamed()
+    {
+        var failures = await StartFailuresAsync(
+            ("ConnectionStrings:server", Valid(Remote)),
+            ("ZmqAspire:SshTunnel:server:ChannelWindowSize", "1024"));
+        Assert.Equal(["ZmqAspire:SshTunnel:server: ChannelWindowSize must be from 65536 (64 KiB) to 1073741824 (1 GiB) bytes (was 1024)"], failures);
+    }
+
+    [Fact]
     public async Task ATimingThatIsNotATimeSpanIsNamedAtStart()
     {
         var failures = await StartFailuresAsync(
