@@ -56,14 +56,9 @@ public static class CommandEndpoints
             try
             {
                 var reply = await commands.SendOneAsync(timeout.Token).ConfigureAwait(false);
-                return Results.Ok(new
-                {
-                    sequence = reply.Sequence,
-                    reply = reply.BodyText,
-                    retries = reply.RetryCount,
-                    durationMs = reply.Duration.TotalMilliseconds,
-                    traceId = reply.TraceId,
-                });
+                return Results.Json(
+                    new SendRequestResult(reply.Sequence, reply.BodyText, reply.RetryCount, reply.Duration.TotalMilliseconds, reply.TraceId),
+                    CommandJsonContext.Default.SendRequestResult);
             }
             catch (Exception ex) when (ex is ZmqRequestTimeoutException or ZmqProtocolException or OperationCanceledException or InvalidOperationException)
             {
@@ -74,7 +69,7 @@ public static class CommandEndpoints
         group.MapPost(ReconnectPath, (ClientCommands commands) =>
         {
             commands.RequestReconnect();
-            return Results.Accepted(value: new { message = "reconnecting the SSH tunnel" });
+            return Results.Json(new CommandAccepted("reconnecting the SSH tunnel"), CommandJsonContext.Default.CommandAccepted, statusCode: StatusCodes.Status202Accepted);
         });
         return app;
     }
