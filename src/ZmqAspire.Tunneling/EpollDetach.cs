@@ -36,18 +36,10 @@ internal static class EpollDetach
     private const int EpollCtlDel = 2;
 
     /// <summary>Removes <paramref name="socket"/> from every epoll instance of this process that watches it; true if one did.</summary>
-    public static bool TryDetach(Socket socket)
+    public static bool TryDetach(Socket socket) => SocketDescriptor.TryUse(socket, fd =>
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return false;
-        }
-
-        var added = false;
         try
         {
-            socket.SafeHandle.DangerousAddRef(ref added);
-            var fd = (int)socket.SafeHandle.DangerousGetHandle();
             var inode = SocketInode(fd);
             if (inode is null)
             {
@@ -65,18 +57,12 @@ internal static class EpollDetach
 
             return detached;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException or DllNotFoundException or EntryPointNotFoundException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // /proc unreadable: leave the socket where it is.
             return false;
         }
-        finally
-        {
-            if (added)
-            {
-                socket.SafeHandle.DangerousRelease();
-            }
-        }
-    }
+    });
 
     /// <summary>Gets a value indicating whether an epoll instance of this process watches <paramref name="socket"/> (for tests).</summary>
     internal static bool IsWatched(Socket socket)
