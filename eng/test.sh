@@ -51,10 +51,20 @@ echo "[test] removing the images and build cache the run made"
 /usr/bin/python3 - "$results" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-for trx in glob.glob(sys.argv[1] + "/*.trx"):
-    c = ET.parse(trx).getroot().find(".//{*}Counters")
+failures = []
+for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    root = ET.parse(trx).getroot()
+    c = root.find(".//{*}Counters")
     passed += int(c.get("passed", 0)); failed += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0))
     skipped += int(c.get("notExecuted", 0))
+    for r in root.findall(".//{*}UnitTestResult"):
+        if r.get("outcome") not in ("Passed", "NotExecuted"):
+            message = r.find(".//{*}Message")
+            first = (message.text or "").strip().splitlines()[:1] if message is not None else []
+            failures.append(f"  {r.get('outcome')}: {r.get('testName')}" + (f"\n    {first[0][:300]}" if first else ""))
+# The failed tests' names come last, beside the count, so that a log's tail says what failed.
+if failures:
+    print("\nnot passed:\n" + "\n".join(failures))
 print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
