@@ -43,18 +43,13 @@ public sealed class ClientShutdownTests(SshdFixture sshd, ITestOutputHelper outp
 
         // Freeze the client's sshd session (its monitor and the child that relays): as a paused
         // bastion, the TCP connection stays open and nothing answers.
-        var frozen = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList(); // the monitor and the child it forked
-        Assert.NotEmpty(frozen);
-        frozen.ForEach(pid => ClientProcess.Signal(pid, "STOP"));
-        try
+        var pids = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList(); // the monitor and the child it forked
+        Assert.NotEmpty(pids);
+        using (FrozenProcesses.Freeze(pids))
         {
             await Task.Delay(TimeSpan.FromSeconds(1));
             var seconds = await StopAsync(client);
             output.WriteLine($"SSH connection frozen: exited {seconds:0.00} s after SIGTERM, exit code {client.ExitCode}");
-        }
-        finally
-        {
-            frozen.ForEach(pid => ClientProcess.Signal(pid, "CONT"));
         }
     }
 

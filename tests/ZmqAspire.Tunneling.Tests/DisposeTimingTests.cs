@@ -45,10 +45,9 @@ public sealed class DisposeTimingTests(SshdFixture sshd, ITestOutputHelper outpu
         // Its close is a global request (cancel-tcpip-forward, RFC 4254 section 7.1) that waits for the server's answer.
         session.OpenRemoteForward(new TcpEndpoint("127.0.0.1", 0), TcpEndpoint.Parse(server.Endpoint));
         // The session's sshd processes stop answering, as a paused bastion's.
-        var frozen = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList();
-        Assert.NotEmpty(frozen);
-        frozen.ForEach(pid => ClientProcess.Signal(pid, "STOP"));
-        try
+        var pids = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList();
+        Assert.NotEmpty(pids);
+        using (FrozenProcesses.Freeze(pids))
         {
             var watch = Stopwatch.StartNew();
             var pending = session.DisposeAsync();
@@ -58,10 +57,6 @@ public sealed class DisposeTimingTests(SshdFixture sshd, ITestOutputHelper outpu
             output.WriteLine($"session of a frozen server, a local and a remote forward: DisposeAsync() returns after {Ms(returned)}, done after {Ms(done)}");
             Assert.True(returned < CallerShare, $"DisposeAsync blocked its caller {Ms(returned)}");
             Assert.False(session.IsConnected);
-        }
-        finally
-        {
-            frozen.ForEach(pid => ClientProcess.Signal(pid, "CONT"));
         }
     }
 

@@ -46,19 +46,14 @@ public sealed partial class ServerAliveTests(SshdFixture sshd, ITestOutputHelper
         var timedOut = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
         session.ServerAliveTimedOut += (_, e) => timedOut.TrySetResult(e.Silence);
 
-        var frozen = Freeze(before);
-        var watch = Stopwatch.StartNew();
-        try
+        using (Freeze(before))
         {
+            var watch = Stopwatch.StartNew();
             var silence = await timedOut.Task.WaitAsync(TimeSpan.FromSeconds(30));
             var detected = watch.Elapsed;
             output.WriteLine($"frozen, idle: dropped after {detected.TotalSeconds:0.00} s (silence measured {silence.TotalSeconds:0.00} s; 1 s x 3)");
             Assert.False(session.IsConnected);
             Assert.True(detected <= DetectBound, $"noticed after {detected.TotalSeconds:0.00} s");
-        }
-        finally
-        {
-            frozen.ForEach(pid => ClientProcess.Signal(pid, "CONT"));
         }
     }
 
@@ -75,22 +70,18 @@ public sealed partial class ServerAliveTests(SshdFixture sshd, ITestOutputHelper
 
         // The whole server this time, listener too, as docker pause freezes a bastion: a new login
         // waits (the kernel still accepts the TCP connection) until it is thawed.
-        var frozen = Freeze(before, listenerToo: true);
-        var watch = Stopwatch.StartNew();
+        var watch = new Stopwatch();
         bool unhealthy;
         TimeSpan detected;
-        try
+        using (Freeze(before, listenerToo: true))
         {
+            watch.Start();
             unhealthy = await WaitForAsync(() => health.Check().Status == HealthStatus.Unhealthy, TimeSpan.FromSeconds(30));
             detected = watch.Elapsed;
             output.WriteLine($"frozen, idle: Unhealthy after {detected.TotalSeconds:0.00} s: {health.Check().Description}");
             // Stays Unhealthy while frozen: the new login waits for the frozen listener.
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.Equal(HealthStatus.Unhealthy, health.Check().Status);
-        }
-        finally
-        {
-            frozen.ForEach(pid => ClientProcess.Signal(pid, "CONT"));
         }
 
         Assert.True(unhealthy && detected <= DetectBound, $"Unhealthy: {unhealthy}, after {detected.TotalSeconds:0.00} s");
@@ -154,18 +145,17 @@ public sealed partial class ServerAliveTests(SshdFixture sshd, ITestOutputHelper
     private static string[] Ss(string filter) =>
         ProcessRunner.RunChecked("/usr/bin/ss", ["-H", "-n", .. filter.Split(' ')]).StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
-    private List<int> Freeze(IReadOnlyList<int> before, bool listenerToo = false)
+    private FrozenProcesses Freeze(IReadOnlyList<int> before, bool listenerToo = false)
     {
         // The session's sshd processes (its monitor and the child that relays): as a paused bastion.
-        var frozen = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList();
-        Assert.NotEmpty(frozen);
+        var pids = sshd.SessionProcesses().Except(before).SelectMany(ProcFs.Tree).ToList();
+        Assert.NotEmpty(pids);
         if (listenerToo)
         {
-            frozen.Insert(0, sshd.ListenerPid);
+            pids.Insert(0, sshd.ListenerPid);
         }
 
-        frozen.ForEach(pid => ClientProcess.Signal(pid, "STOP"));
-        return frozen;
+        return FrozenProcesses.Freeze(pids);
     }
 
     private static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan timeout)
