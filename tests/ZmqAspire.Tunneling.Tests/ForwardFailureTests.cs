@@ -36,7 +36,16 @@ public sealed class ForwardFailureTests(SshdFixture sshd, ITestOutputHelper outp
                 }
 
                 // Data is flowing on every connection when the forward is closed.
-                await clients[^1].GetStream().ReadExactlyAsync(new byte[1]).AsTask().WaitAsync(Functional);
+                try
+                {
+                    await clients[^1].GetStream().ReadExactlyAsync(new byte[1]).AsTask().WaitAsync(Functional);
+                }
+                catch (Exception ex) when (ex is EndOfStreamException or IOException or TimeoutException)
+                {
+                    // Seen under heavy load: say what the forward reported and what sshd logged.
+                    throw new InvalidOperationException(
+                        $"cycle {cycle}: no first byte on a new connection ({ex.GetType().Name}); forward failures: [{string.Join(" | ", failures.Select(f => f.Message))}]\n{sshd.LogTail()}", ex);
+                }
                 forward.Dispose();
             }
             finally
