@@ -17,12 +17,16 @@ internal sealed class RelayProfile
     private readonly Dictionary<string, (double Ns, long Slices)> _threads;
     private readonly long[] _counters;
     private readonly int[] _pids;
+    private readonly int? _helper;
+    private readonly long _allocated;
 
-    private RelayProfile(int[] pids)
+    private RelayProfile(int[] pids, int? helper)
     {
         _pids = pids;
-        _threads = Threads(pids);
+        _helper = helper;
+        _threads = Threads(pids, helper);
         _counters = RelayCounters.Snapshot();
+        _allocated = GC.GetTotalAllocatedBytes(precise: true);
     }
 
     /// <summary>Gets a value indicating whether profiling was asked for (<c>ZMQASPIRE_BENCH_PROFILE=1</c>).</summary>
@@ -38,15 +42,16 @@ internal sealed class RelayProfile
 
         RelayCounters.Enabled = true;
         int[] pids = [Environment.ProcessId, .. helper is { } h ? [h] : Array.Empty<int>(), .. Proc.Descendants(sshd)];
-        return new RelayProfile(pids);
+        return new RelayProfile(pids, helper);
     }
 
     /// <summary>The profile since <see cref="Start"/>, per message (<paramref name="messages"/> sent one way, warm-up included).</summary>
     public string Stop(long messages)
     {
-        var after = Threads(_pids);
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - _allocated;
+        var after = Threads(_pids, _helper);
         var counters = RelayCounters.Snapshot();
-        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0}):"));
+        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0}): [this process] {allocated / (double)messages:0.#} B allocated;"));
         foreach (var (name, (ns, slices)) in after.OrderByDescending(t => t.Value.Ns - _threads.GetValueOrDefault(t.Key).Ns))
         {
             var before = _threads.GetValueOrDefault(name);
@@ -74,15 +79,19 @@ internal sealed class RelayProfile
         return text.ToString();
     }
 
-    /// <summary>CPU ns and voluntary context switches per thread name (process name / thread name), summed over threads of that name.</summary>
-    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids)
+    /// <summary>
+    /// CPU ns and voluntary context switches per thread name (process name / thread name), summed
+    /// over threads of that name; the helper's process name gets a <c>helper:</c> prefix, since
+    /// zmq-tunnel's process is named <c>dotnet</c> like this one.
+    /// </summary>
+    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids, int? helper)
     {
         var result = new Dictionary<string, (double Ns, long Slices)>();
         foreach (var pid in pids)
         {
             try
             {
-                var process = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                var process = (pid == helper ? "helper:" : string.Empty) + File.ReadAllText($"/proc/{pid}/comm").Trim();
                 foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
                 {
                     var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
