@@ -17,12 +17,18 @@ internal sealed class RelayProfile
     private readonly Dictionary<string, (double Ns, long Slices)> _threads;
     private readonly long[] _counters;
     private readonly int[] _pids;
+    private readonly int? _helper;
+    private readonly long _allocated;
+    private readonly double _helperTotalMs;
 
-    private RelayProfile(int[] pids)
+    private RelayProfile(int[] pids, int? helper)
     {
         _pids = pids;
-        _threads = Threads(pids);
+        _helper = helper;
+        _threads = Threads(pids, helper);
         _counters = RelayCounters.Snapshot();
+        _allocated = GC.GetTotalAllocatedBytes(precise: true);
+        _helperTotalMs = ProcessCpuMs(helper);
     }
 
     /// <summary>Gets a value indicating whether profiling was asked for (<c>ZMQASPIRE_BENCH_PROFILE=1</c>).</summary>
@@ -38,15 +44,23 @@ internal sealed class RelayProfile
 
         RelayCounters.Enabled = true;
         int[] pids = [Environment.ProcessId, .. helper is { } h ? [h] : Array.Empty<int>(), .. Proc.Descendants(sshd)];
-        return new RelayProfile(pids);
+        return new RelayProfile(pids, helper);
     }
 
     /// <summary>The profile since <see cref="Start"/>, per message (<paramref name="messages"/> sent one way, warm-up included).</summary>
     public string Stop(long messages)
     {
-        var after = Threads(_pids);
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - _allocated;
+        var after = Threads(_pids, _helper);
         var counters = RelayCounters.Snapshot();
-        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0}):"));
+        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0}): [this process] {allocated / (double)messages:0.#} B allocated;"));
+        if (_helper is not null)
+        {
+            // The whole helper process, threads that ended during the measurement included (a
+            // connection's reader thread ends with it); 10 ms clock ticks, so coarse for short runs.
+            text.Append(CultureInfo.InvariantCulture, $" [helper: all threads] {(ProcessCpuMs(_helper) - _helperTotalMs) * 1000 / messages:0.00} us CPU;");
+        }
+
         foreach (var (name, (ns, slices)) in after.OrderByDescending(t => t.Value.Ns - _threads.GetValueOrDefault(t.Key).Ns))
         {
             var before = _threads.GetValueOrDefault(name);
@@ -74,15 +88,41 @@ internal sealed class RelayProfile
         return text.ToString();
     }
 
-    /// <summary>CPU ns and voluntary context switches per thread name (process name / thread name), summed over threads of that name.</summary>
-    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids)
+    /// <summary>CPU time of a whole process in ms (utime + stime of <c>/proc/PID/stat</c>, ended threads included); 0 when unknown.</summary>
+    private static double ProcessCpuMs(int? pid)
+    {
+        try
+        {
+            if (pid is not { } p)
+            {
+                return 0;
+            }
+
+            // Fields after the command name, which is in parentheses and may contain spaces.
+            var stat = File.ReadAllText($"/proc/{p}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return ticks * 10.0; // USER_HZ is 100 on Linux
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// CPU ns and voluntary context switches per thread name (process name / thread name), summed
+    /// over threads of that name; the helper's process name gets a <c>helper:</c> prefix, since
+    /// zmq-tunnel's process is named <c>dotnet</c> like this one.
+    /// </summary>
+    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids, int? helper)
     {
         var result = new Dictionary<string, (double Ns, long Slices)>();
         foreach (var pid in pids)
         {
             try
             {
-                var process = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                var process = (pid == helper ? "helper:" : string.Empty) + File.ReadAllText($"/proc/{pid}/comm").Trim();
                 foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
                 {
                     var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
