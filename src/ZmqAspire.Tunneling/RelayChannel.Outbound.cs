@@ -190,7 +190,7 @@ internal sealed partial class RelayChannel
                 continue;
             }
 
-            if (!_mux.TrySend(new ChannelDataMessage(remoteId, buffer, offset, size)))
+            if (!SendUnlessClosed(new ChannelDataMessage(remoteId, buffer, offset, size)))
             {
                 return false;
             }
@@ -219,6 +219,6 @@ internal sealed partial class RelayChannel
             remoteId = _remoteId;
         }
 
-        _mux.TrySend(new ChannelEofMessage(remoteId));
+        SendUnlessClosed(new ChannelEofMessage(remoteId));
     }
 }
