@@ -77,6 +77,17 @@ public sealed class ChannelCloseRaceTests(SshdFixture sshd, ITestOutputHelper ou
             Assert.Equal(payload, back);
         }
 
+        // Every channel whose close raced was released (both CLOSEs exchanged): none leaks.
+        var mux = session.Mux;
+        Assert.NotNull(mux);
+        var released = Stopwatch.StartNew();
+        while (mux.ChannelCount > 0 && released.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        output.WriteLine($"{mux.ChannelCount} channel(s) still held {released.Elapsed.TotalSeconds:0.0} s after the last connection");
+        Assert.Equal(0, mux.ChannelCount);
         Assert.Empty(errors);
         Assert.True(session.IsConnected);
     }
