@@ -102,7 +102,7 @@ internal sealed partial class RelayChannel
         if (bytes > 0)
         {
             RelayCounters.Add(RelayCounter.WindowAdjustsSent);
-            _mux.TrySend(new ChannelWindowAdjustMessage(_remoteId, bytes));
+            SendUnlessClosed(new ChannelWindowAdjustMessage(_remoteId, bytes));
         }
     }
 

@@ -246,7 +246,7 @@ internal sealed partial class RelayChannel
     /// <summary>Sends one SSH_MSG_CHANNEL_DATA of window already reserved; false when the session is down.</summary>
     private bool Transmit(uint remoteId, byte[] buffer, int offset, int size)
     {
-        if (!_mux.TrySend(new ChannelDataMessage(remoteId, buffer, offset, size)))
+        if (!SendUnlessClosed(new ChannelDataMessage(remoteId, buffer, offset, size)))
         {
             return false;
         }
@@ -278,6 +278,6 @@ internal sealed partial class RelayChannel
             remoteId = _remoteId;
         }
 
-        _mux.TrySend(new ChannelEofMessage(remoteId));
+        SendUnlessClosed(new ChannelEofMessage(remoteId));
     }
 }

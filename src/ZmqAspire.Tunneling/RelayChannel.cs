@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using Renci.SshNet.Common;
+using Renci.SshNet.Messages;
 using Renci.SshNet.Messages.Connection;
 
 namespace ZmqAspire.Tunneling;
@@ -44,6 +45,16 @@ internal sealed partial class RelayChannel
     private readonly ChannelMux _mux;
     private readonly Socket _socket;
     private readonly Lock _gate = new();
+
+    /// <summary>
+    /// Held over each message sent on this channel, with the check that SSH_MSG_CHANNEL_CLOSE
+    /// has not been sent (<see cref="SendUnlessClosed"/>): without it, data, an EOF or a window
+    /// adjust checked before our CLOSE could reach the wire after it (the receive thread sends
+    /// CLOSE while a reader thread sends data), and once sshd has both CLOSEs it frees the channel
+    /// and ends the whole session on the late message ("data packet referred to nonexistent
+    /// channel", sshnet/SSH.NET#609 and #84). Taken before <see cref="_gate"/>, never inside it.
+    /// </summary>
+    private readonly Lock _sendGate = new();
     private readonly Queue<Chunk> _pending = new();
     private readonly TaskCompletionSource<SshForwardException?> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -219,7 +230,7 @@ internal sealed partial class RelayChannel
             remoteId = _remoteId;
         }
 
-        _mux.TrySend(new ChannelFailureMessage(remoteId));
+        SendUnlessClosed(new ChannelFailureMessage(remoteId));
     }
 
     /// <summary>Closes the local socket without a word to the server (the session is gone), or with SSH_MSG_CHANNEL_CLOSE.</summary>
@@ -273,19 +284,42 @@ internal sealed partial class RelayChannel
 
     private void SendCloseOnce()
     {
-        uint remoteId;
-        lock (_gate)
+        lock (_sendGate)
         {
-            if (_closeSent || !_open)
+            uint remoteId;
+            lock (_gate)
             {
-                return;
+                if (_closeSent || !_open)
+                {
+                    return;
+                }
+
+                _closeSent = true;
+                remoteId = _remoteId;
             }
 
-            _closeSent = true;
-            remoteId = _remoteId;
+            _mux.TrySend(new ChannelCloseMessage(remoteId));
         }
+    }
 
-        _mux.TrySend(new ChannelCloseMessage(remoteId));
+    /// <summary>
+    /// Sends a message on this channel unless our SSH_MSG_CHANNEL_CLOSE went first (RFC 4254
+    /// section 5.3: nothing may follow it); false when it did or the session is down.
+    /// </summary>
+    private bool SendUnlessClosed(Message message)
+    {
+        lock (_sendGate)
+        {
+            lock (_gate)
+            {
+                if (_closeSent)
+                {
+                    return false;
+                }
+            }
+
+            return _mux.TrySend(message);
+        }
     }
 
     private void ReleaseIfClosed()
