@@ -69,7 +69,7 @@ internal sealed class TunnelTransport : Transport
     /// <summary>The transport id of our tunnel with OpenSSH's 2 MiB channel window (the "before" of <see cref="SshTunnelOptions.ChannelWindowSize"/>).</summary>
     public const string OpenSshWindowId = "tunnel-w2M";
 
-    /// <summary>The transport id of our tunnel with SSH.NET's 137 KB session socket buffers (the "before" of issue #19's fix).</summary>
+    /// <summary>The transport id of our tunnel with SSH.NET's 137 KB session receive buffer (the "before" of issue #19's fix).</summary>
     public const string SshNetBuffersId = "tunnel-b137K";
 
     /// <summary>OpenSSH's channel window, 2 MiB, in bytes.</summary>
@@ -86,7 +86,7 @@ internal sealed class TunnelTransport : Transport
 
     /// <summary>
     /// Connects a session (with the default channel window, or <paramref name="window"/> bytes;
-    /// with SSH.NET's socket buffers when <paramref name="sshNetBuffers"/>) and opens a forward per server port.
+    /// with SSH.NET's session receive buffer when <paramref name="sshNetBuffers"/>) and opens a forward per server port.
     /// </summary>
     public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server, int? window = null, bool sshNetBuffers = false)
     {
@@ -97,7 +97,7 @@ internal sealed class TunnelTransport : Transport
         }
 
         options.KeepSshNetSocketBuffers = sshNetBuffers;
-        var (id, title) = sshNetBuffers ? (SshNetBuffersId, "ZmqAspire tunnel, SSH.NET's socket buffers")
+        var (id, title) = sshNetBuffers ? (SshNetBuffersId, "ZmqAspire tunnel, SSH.NET's receive buffer")
             : window is null ? ("tunnel", "ZmqAspire tunnel") : (OpenSshWindowId, "ZmqAspire tunnel, 2 MiB window");
 
         var session = await SshTunnelSession.ConnectAsync(options).ConfigureAwait(false);

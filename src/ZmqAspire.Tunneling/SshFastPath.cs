@@ -14,9 +14,9 @@ namespace ZmqAspire.Tunneling;
 /// <remarks>
 /// <list type="number">
 /// <item>AES-GCM first in the cipher preference (<see cref="PreferAesGcm"/>).</item>
-/// <item>The session socket's buffers at the kernel's autotuning ceiling instead of SSH.NET's
-/// 137 KB (<see cref="SessionSocketBuffers"/>): removes the 1-2 s stalls of 16 MiB replies
-/// from a libzmq server (issue #19).</item>
+/// <item>The session socket's receive buffer at the kernel's autotuning ceiling instead of
+/// SSH.NET's 137 KB (<see cref="SessionReceiveBuffer"/>): sshd is no longer held to a 262 KB TCP
+/// window, which stalled 16 MiB replies from a libzmq server for seconds (issue #19).</item>
 /// <item>An immediate ACK after every message read from the server (<see cref="QuickAck"/>):
 /// removes the 40 ms Nagle/delayed-ACK stall of 64 KiB round trips.</item>
 /// <item>The session socket back in blocking mode (<see cref="NativeBlocking"/>): one thread hop
@@ -35,7 +35,8 @@ namespace ZmqAspire.Tunneling;
 /// looked up once; when one is missing (another SSH.NET version) that item is skipped and the
 /// tunnel behaves as plain SSH.NET does: an upgrade can make the tunnel slower, not broken.
 /// SSH.NET sets its socket buffers to 137 KB after connecting, which also turns off the
-/// kernel's autotuning (sshnet/SSH.NET#1821, changed after 2026.0.0); item 2 sets them again.
+/// kernel's autotuning (sshnet/SSH.NET#1821, changed after 2026.0.0); item 2 sets the receive
+/// buffer again (the send buffer never limited us).
 /// </para>
 /// <para>
 /// <c>ZMQASPIRE_TUNNEL_FASTPATH=0</c> in the environment turns the whole fast path off: for
@@ -93,7 +94,7 @@ internal static class SshFastPath
 
     /// <summary>
     /// Tunes the connected session's TCP socket: TCP_NODELAY, the kernel's autotuning ceiling as
-    /// its buffers (<see cref="SessionSocketBuffers"/>), blocking mode for SSH.NET's
+    /// its receive buffer (<see cref="SessionReceiveBuffer"/>), blocking mode for SSH.NET's
     /// synchronous reads (<see cref="NativeBlocking"/>), and an immediate ACK after every
     /// message read (<see cref="QuickAck"/>). Returns what to dispose with the session, or null
     /// when SSH.NET's socket cannot be reached; <paramref name="blocking"/> tells whether the
@@ -101,7 +102,7 @@ internal static class SshFastPath
     /// first message, <see cref="EpollDetach"/>).
     /// </summary>
     /// <param name="client">The connected client.</param>
-    /// <param name="enlargeBuffers">Give the socket the kernel's autotuning ceiling as buffers (<see cref="SessionSocketBuffers"/>); false keeps SSH.NET's 137 KB (the benchmark's "before").</param>
+    /// <param name="enlargeBuffers">Give the socket the kernel's autotuning ceiling as receive buffer (<see cref="SessionReceiveBuffer"/>); false keeps SSH.NET's 137 KB (the benchmark's "before").</param>
     /// <param name="blocking">Whether the socket was put back in blocking mode.</param>
     internal static QuickAck? TuneSessionSocket(SshClient client, bool enlargeBuffers, out bool blocking)
     {
@@ -116,7 +117,7 @@ internal static class SshFastPath
         socket.NoDelay = true;
         if (enlargeBuffers)
         {
-            SessionSocketBuffers.TryEnlarge(socket);
+            SessionReceiveBuffer.TryEnlarge(socket);
         }
 
         blocking = NativeBlocking.VerifiedFor(typeof(SshClient).Assembly) && NativeBlocking.TrySet(socket);

@@ -85,8 +85,8 @@ public sealed class SshTunnelOptions
     public const int DefaultChannelWindowSize = 8 * 1024 * 1024;
 
     /// <summary>
-    /// Gets or sets a value indicating whether the session socket keeps the 137 KB buffers SSH.NET
-    /// sets (the behaviour before issue #19's fix, <see cref="SessionSocketBuffers"/>): for the
+    /// Gets or sets a value indicating whether the session socket keeps the 137 KB receive buffer
+    /// SSH.NET sets (the behaviour before issue #19's fix, <see cref="SessionReceiveBuffer"/>): for the
     /// benchmark's before/after mode only.
     /// </summary>
     internal bool KeepSshNetSocketBuffers { get; set; }

@@ -29,7 +29,7 @@ public sealed class SessionWindowTests(SshdFixture sshd)
         using var forward = session.OpenLocalForward(new TcpEndpoint("127.0.0.1", source.Port));
 
         // SSH.NET's buffers: Linux doubles what is set, and the advertised window stays below that.
-        const int sshNetBuffer = 2 * SessionSocketBuffers.SshNetSize;
+        const int sshNetBuffer = 2 * SessionReceiveBuffer.SshNetSize;
         Assert.True(socket.ReceiveBufferSize > sshNetBuffer, $"The session socket's receive buffer is {socket.ReceiveBufferSize} B, SSH.NET's {sshNetBuffer} B or less (net.core.rmem_max is {File.ReadAllText("/proc/sys/net/core/rmem_max").Trim()}).");
 
         using var client = new TcpClient();
