@@ -12,11 +12,13 @@ namespace ZmqAspire.Tunneling;
 /// Why: SSH.NET sets SO_RCVBUF and SO_SNDBUF to 137 KB after connecting (sshnet/SSH.NET#1821,
 /// changed after 2026.0.0). Setting a buffer also turns the kernel's autotuning of it off for
 /// good, so our side never advertised more than 262 KB, where OpenSSH's client, which sets
-/// nothing, grows to several MB. Measured on loopback with a libzmq (pyzmq) server and 16 MiB
+/// nothing, grows to several MB. Measured on loopback with a libzmq (pyzmq) server and 8-16 MiB
 /// replies (docs/benchmarks.md, "libzmq peers and the stall at 8-16 MiB"): sshd's socket toward
-/// our session was receive-window-limited 66% of its busy time (tcpi_rwnd_limited; toward
-/// <c>ssh -L</c>'s 0-1%), retransmitted 20-23 MB per run (<c>ssh -L</c>'s 0.3-1 MB), and
-/// replies stalled for 1-2 s at a time while sshd sent one 64 KB segment per 50 ms.
+/// our session was receive-window-limited 62-66% of its busy time (tcpi_rwnd_limited; toward
+/// <c>ssh -L</c>'s 0-12%, toward ours with this buffer 0-0.5%) and retransmitted 20-29 MB per
+/// run (<c>ssh -L</c>'s 0.3-7 MB, ours with this buffer 1.8-9 MB). That is a measured difference
+/// between the two clients' connections to sshd; whether it is what stalls single 16 MiB
+/// round trips for 1-2 s was not settled on the loaded machine it was measured on.
 /// </para>
 /// <para>
 /// How: SO_RCVBUF set again, to what the kernel would have let an untuned socket grow to (the
