@@ -14,7 +14,7 @@ namespace ZmqAspire.Tunneling;
 /// good, so our side never advertised more than 262 KB, where OpenSSH's client, which sets
 /// nothing, grows to several MB. Measured on loopback with a libzmq (pyzmq) server and 8-16 MiB
 /// replies (docs/benchmarks.md, "libzmq peers and the stall at 8-16 MiB"): sshd's socket toward
-/// our session was receive-window-limited 62-66% of its busy time (tcpi_rwnd_limited; toward
+/// our session was receive-window-limited 60-66% of its busy time (tcpi_rwnd_limited; toward
 /// <c>ssh -L</c>'s 0-12%, toward ours with this buffer 0-0.5%) and retransmitted 20-29 MB per
 /// run (<c>ssh -L</c>'s 0.3-7 MB, ours with this buffer 1.8-9 MB). That is a measured difference
 /// between the two clients' connections to sshd; whether it is what stalls single 16 MiB

@@ -16,7 +16,7 @@ namespace ZmqAspire.Tunneling;
 /// <item>AES-GCM first in the cipher preference (<see cref="PreferAesGcm"/>).</item>
 /// <item>The session socket's receive buffer at the kernel's autotuning ceiling instead of
 /// SSH.NET's 137 KB (<see cref="SessionReceiveBuffer"/>): sshd is no longer held to a 262 KB TCP
-/// window (receive-window-limited 62-66% of its busy time before; issue #19).</item>
+/// window (receive-window-limited 60-66% of its busy time before; issue #19).</item>
 /// <item>An immediate ACK after every message read from the server (<see cref="QuickAck"/>):
 /// removes the 40 ms Nagle/delayed-ACK stall of 64 KiB round trips.</item>
 /// <item>The session socket back in blocking mode (<see cref="NativeBlocking"/>): one thread hop

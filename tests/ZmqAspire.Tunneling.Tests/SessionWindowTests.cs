@@ -7,7 +7,7 @@ namespace ZmqAspire.Tunneling.Tests;
 /// <summary>
 /// Issue #19: the SSH session's socket must not hold sshd to SSH.NET's 137 KB receive buffer. With
 /// it our side never advertised more than 262 KiB and sshd's socket toward us was
-/// receive-window-limited 62-66% of its busy time with 8-16 MiB replies from a libzmq server
+/// receive-window-limited 60-66% of its busy time with 8-16 MiB replies from a libzmq server
 /// (docs/benchmarks.md, "libzmq peers and the stall at 8-16 MiB").
 /// </summary>
 [Collection(SshdCollection.Name)]
