@@ -197,11 +197,21 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             {
                 _transports[TunnelTransport.OpenSshWindowId + "@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports, TunnelTransport.OpenSshWindow).ConfigureAwait(false);
             }
+
+            if (modes.Contains(TunnelTransport.SshNetBuffersId))
+            {
+                _transports[TunnelTransport.SshNetBuffersId + "@pyzmq"] = await TunnelTransport.StartAsync(sshd, pyzmq.Ports, sshNetBuffers: true).ConfigureAwait(false);
+            }
         }
 
         if (needed.Contains(TunnelTransport.OpenSshWindowId))
         {
             _transports[TunnelTransport.OpenSshWindowId] = await TunnelTransport.StartAsync(sshd, _server.Ports, TunnelTransport.OpenSshWindow).ConfigureAwait(false);
+        }
+
+        if (needed.Contains(TunnelTransport.SshNetBuffersId))
+        {
+            _transports[TunnelTransport.SshNetBuffersId] = await TunnelTransport.StartAsync(sshd, _server.Ports, sshNetBuffers: true).ConfigureAwait(false);
         }
 
         if (needed.Contains("ssh-L"))
@@ -274,7 +284,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
                         var stats = _work.Latency(mode.Kind, Ports(mode), size, Warmup(samples), samples);
                         results[mode.Id].Runs.Add(stats);
                         _messages = Warmup(samples) + stats.Samples;
-                        return $"p50 {stats.P50Us:0.0} us, p99 {stats.P99Us:0.0} us";
+                        return $"p50 {stats.P50Us:0.0} us, p99 {stats.P99Us:0.0} us, max {stats.MaxUs:0} us, {stats.Stalls}/{stats.Samples} > {LatencyStats.StallFactor:0}x p50";
                     });
                 }
             }

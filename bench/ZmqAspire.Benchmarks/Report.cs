@@ -124,8 +124,8 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### REQ/REP round-trip latency (µs)");
         md.AppendLine();
-        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | p50 vs direct | vs ssh -L |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
+        md.AppendLine("| size | mode | mean | p50 | p50 spread | p99 | p99.9 | slowest | stalls | p50 vs direct | vs ssh -L |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in results.Latency)
         {
             var x = r.Median;
@@ -134,12 +134,13 @@ internal static class Report
                 ? results.Latency.FirstOrDefault(l => l.Mode == refId && l.Size == r.Size)?.Runs.Select(run => run.P50Us).ToList()
                 : null;
             md.AppendLine(x is null
-                ? $"| {Size(r.Size)} | {Title(r.Mode)} | — | — | — | — | — | — | — |"
-                : Inv($"| {Size(r.Size)} | {Title(r.Mode)} | {Us(x.MeanUs)} | {Us(x.P50Us)} | {Verdict.Spread(p50s, v => Us(v))} | {Us(x.P99Us)} | {Us(x.P999Us)} | {Ratio(r.P50VersusNetMQDirect)} | {(reference is null ? "—" : Verdict.Compare(p50s, reference, higherIsBetter: false))} |"));
+                ? $"| {Size(r.Size)} | {Title(r.Mode)} | — | — | — | — | — | — | — | — | — |"
+                : Inv($"| {Size(r.Size)} | {Title(r.Mode)} | {Us(x.MeanUs)} | {Us(x.P50Us)} | {Verdict.Spread(p50s, v => Us(v))} | {Us(x.P99Us)} | {Us(x.P999Us)} | {Us(r.Runs.Max(run => run.MaxUs))} | {r.Runs.Sum(run => run.Stalls)}/{r.Runs.Sum(run => run.Samples)} | {Ratio(r.P50VersusNetMQDirect)} | {(reference is null ? "—" : Verdict.Compare(p50s, reference, higherIsBetter: false))} |"));
         }
 
         md.AppendLine();
-        md.AppendLine("Raw TCP rows are a length-prefixed echo over one plain socket: the floor. Samples per run: "
+        md.AppendLine(Inv($"Slowest: the slowest round trip of all runs. Stalls: round trips slower than {LatencyStats.StallFactor:0}× their run's p50, of all samples (an intermittent stall shows here before it moves p50 or p99). ")
+            + "Raw TCP rows are a length-prefixed echo over one plain socket: the floor. Samples per run: "
             + string.Join(", ", s.Sizes.Select(size => $"{Size(size)} {results.Latency.FirstOrDefault(r => r.Size == size && r.Runs.Count > 0)?.Runs[0].Samples}")) + ".");
         md.AppendLine();
         md.AppendLine("### Throughput (messages/s and MB/s of payload, 1 MB = 10^6 bytes)");

@@ -21,10 +21,12 @@ internal sealed record Mode(string Id, string Title, Kind Kind, string Transport
         new("tcp-cli", "raw TCP via zmq-tunnel (the command)", Kind.Tcp, "cli", false),
         new("tcp-sshnet", "raw TCP via SSH.NET defaults", Kind.Tcp, "sshnet", false),
         new("netmq-tunnel-w2M", "NetMQ via ZmqAspire tunnel, 2 MiB window (OpenSSH's)", Kind.NetMQ, TunnelTransport.OpenSshWindowId, false),
+        new("netmq-tunnel-b137K", "NetMQ via ZmqAspire tunnel, SSH.NET's 137 KB receive buffer (before #19)", Kind.NetMQ, TunnelTransport.SshNetBuffersId, false),
         new("pyzmq", "pyzmq (libzmq) server direct", Kind.NetMQ, "direct", false, "pyzmq"),
         new("pyzmq-ssh-L", "pyzmq server via OpenSSH ssh -L", Kind.NetMQ, "ssh-L", false, "pyzmq"),
         new("pyzmq-tunnel", "pyzmq server via ZmqAspire tunnel", Kind.NetMQ, "tunnel", false, "pyzmq"),
         new("pyzmq-tunnel-w2M", "pyzmq server via ZmqAspire tunnel, 2 MiB window (OpenSSH's)", Kind.NetMQ, TunnelTransport.OpenSshWindowId, false, "pyzmq"),
+        new("pyzmq-tunnel-b137K", "pyzmq server via ZmqAspire tunnel, SSH.NET's 137 KB receive buffer (before #19)", Kind.NetMQ, TunnelTransport.SshNetBuffersId, false, "pyzmq"),
     ];
 
     /// <summary>Gets the mode every ratio "vs direct" of <paramref name="mode"/> is to: the direct mode of the same server.</summary>

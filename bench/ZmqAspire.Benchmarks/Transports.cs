@@ -69,11 +69,14 @@ internal sealed class TunnelTransport : Transport
     /// <summary>The transport id of our tunnel with OpenSSH's 2 MiB channel window (the "before" of <see cref="SshTunnelOptions.ChannelWindowSize"/>).</summary>
     public const string OpenSshWindowId = "tunnel-w2M";
 
+    /// <summary>The transport id of our tunnel with SSH.NET's 137 KB session receive buffer (the "before" of issue #19's fix).</summary>
+    public const string SshNetBuffersId = "tunnel-b137K";
+
     /// <summary>OpenSSH's channel window, 2 MiB, in bytes.</summary>
     public const int OpenSshWindow = 2 * 1024 * 1024;
 
-    private TunnelTransport(SshTunnelSession session, ServerPorts ports, int? window)
-        : base(window is null ? "tunnel" : OpenSshWindowId, window is null ? "ZmqAspire tunnel" : "ZmqAspire tunnel, 2 MiB window")
+    private TunnelTransport(SshTunnelSession session, ServerPorts ports, string id, string title)
+        : base(id, title)
     {
         _session = session;
         Ports = ports;
@@ -81,8 +84,11 @@ internal sealed class TunnelTransport : Transport
 
     public override string? Cipher => _session.NegotiatedCipher;
 
-    /// <summary>Connects a session (with the default channel window, or <paramref name="window"/> bytes) and opens a forward per server port.</summary>
-    public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server, int? window = null)
+    /// <summary>
+    /// Connects a session (with the default channel window, or <paramref name="window"/> bytes;
+    /// with SSH.NET's session receive buffer when <paramref name="sshNetBuffers"/>) and opens a forward per server port.
+    /// </summary>
+    public static async Task<TunnelTransport> StartAsync(Sshd sshd, ServerPorts server, int? window = null, bool sshNetBuffers = false)
     {
         var options = sshd.TunnelOptions();
         if (window is { } bytes)
@@ -90,9 +96,13 @@ internal sealed class TunnelTransport : Transport
             options.ChannelWindowSize = bytes;
         }
 
+        options.KeepSshNetSocketBuffers = sshNetBuffers;
+        var (id, title) = sshNetBuffers ? (SshNetBuffersId, "ZmqAspire tunnel, SSH.NET's receive buffer")
+            : window is null ? ("tunnel", "ZmqAspire tunnel") : (OpenSshWindowId, "ZmqAspire tunnel, 2 MiB window");
+
         var session = await SshTunnelSession.ConnectAsync(options).ConfigureAwait(false);
         var ports = server.Through([.. server.Forwarded.Select(port => session.OpenLocalForward(new TcpEndpoint("127.0.0.1", port)).LocalPort)]);
-        return new TunnelTransport(session, ports, window);
+        return new TunnelTransport(session, ports, id, title);
     }
 
     public override void Dispose() => _session.Dispose();

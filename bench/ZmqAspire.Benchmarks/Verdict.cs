@@ -64,7 +64,7 @@ internal static class Verdict
     public static string? ReferenceOf(string modeId, IReadOnlyList<ModeInfo> modes)
     {
         var mode = modes.FirstOrDefault(m => m.Id == modeId);
-        if (mode is null || mode.Transport is not ("tunnel" or "cli" or TunnelTransport.OpenSshWindowId))
+        if (mode is null || mode.Transport is not ("tunnel" or "cli" or TunnelTransport.OpenSshWindowId or TunnelTransport.SshNetBuffersId))
         {
             return null;
         }

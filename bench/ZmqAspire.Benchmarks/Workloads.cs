@@ -16,12 +16,23 @@ internal enum Kind
 }
 
 /// <summary>Latency samples of one run, in microseconds.</summary>
-internal sealed record LatencyStats(int Samples, double MeanUs, double P50Us, double P99Us, double P999Us)
+/// <param name="Stalls">
+/// Round trips slower than <see cref="StallFactor"/> times the run's p50: an intermittent stall
+/// (issue #19) shows here when it is too rare to move p50 and hides among noise in p99.
+/// </param>
+/// <param name="MaxUs">The slowest round trip of the run.</param>
+internal sealed record LatencyStats(int Samples, double MeanUs, double P50Us, double P99Us, double P999Us, int Stalls = 0, double MaxUs = 0)
 {
+    /// <summary>A round trip slower than this many times the run's p50 counts as a stall.</summary>
+    public const double StallFactor = 3;
+
     public static LatencyStats From(double[] samples)
     {
         Array.Sort(samples);
-        return new LatencyStats(samples.Length, samples.Average(), Percentile(samples, 0.50), Percentile(samples, 0.99), Percentile(samples, 0.999));
+        var p50 = Percentile(samples, 0.50);
+        return new LatencyStats(
+            samples.Length, samples.Average(), p50, Percentile(samples, 0.99), Percentile(samples, 0.999),
+            samples.Count(s => s > StallFactor * p50), samples.Length == 0 ? 0 : samples[^1]);
     }
 
     /// <summary>Nearest-rank percentile of sorted samples.</summary>

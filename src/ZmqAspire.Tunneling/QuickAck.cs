@@ -66,6 +66,9 @@ internal sealed class QuickAck : IDisposable
         _detachPending = detachFromEventLoop ? 1 : 0;
     }
 
+    /// <summary>Gets the session's TCP socket (for tests).</summary>
+    internal Socket Socket => _socket;
+
     /// <summary>Gets the number of times TCP_QUICKACK was set (for tests and diagnostics).</summary>
     internal long Rearms => Interlocked.Read(ref _rearms);
 

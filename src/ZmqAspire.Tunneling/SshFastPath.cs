@@ -14,6 +14,9 @@ namespace ZmqAspire.Tunneling;
 /// <remarks>
 /// <list type="number">
 /// <item>AES-GCM first in the cipher preference (<see cref="PreferAesGcm"/>).</item>
+/// <item>The session socket's receive buffer at the kernel's autotuning ceiling instead of
+/// SSH.NET's 137 KB (<see cref="SessionReceiveBuffer"/>): sshd is no longer held to a 262 KB TCP
+/// window (receive-window-limited 60-66% of its busy time before; issue #19).</item>
 /// <item>An immediate ACK after every message read from the server (<see cref="QuickAck"/>):
 /// removes the 40 ms Nagle/delayed-ACK stall of 64 KiB round trips.</item>
 /// <item>The session socket back in blocking mode (<see cref="NativeBlocking"/>): one thread hop
@@ -26,14 +29,14 @@ namespace ZmqAspire.Tunneling;
 /// channels of a session, no thread per relayed connection.</item>
 /// </list>
 /// <para>
-/// Items 2 to 5 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
+/// Items 2 to 6 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
 /// no socket factory or socket options (sshnet/SSH.NET#953, closed without a change), no
 /// direct-tcpip channel usable without its listener (sshnet/SSH.NET#732, open). Each member is
 /// looked up once; when one is missing (another SSH.NET version) that item is skipped and the
 /// tunnel behaves as plain SSH.NET does: an upgrade can make the tunnel slower, not broken.
-/// Left to upstream: SSH.NET sets its socket buffers to 137 KB after an asynchronous connect, which also
-/// turns off the kernel's autotuning and caps throughput on long links (sshnet/SSH.NET#1821,
-/// merged after 2026.0.0); on loopback larger buffers measured no better, so they stay.
+/// SSH.NET sets its socket buffers to 137 KB after connecting, which also turns off the
+/// kernel's autotuning (sshnet/SSH.NET#1821, changed after 2026.0.0); item 2 sets the receive
+/// buffer again (the send buffer never limited us).
 /// </para>
 /// <para>
 /// <c>ZMQASPIRE_TUNNEL_FASTPATH=0</c> in the environment turns the whole fast path off: for
@@ -90,14 +93,18 @@ internal static class SshFastPath
     }
 
     /// <summary>
-    /// Tunes the connected session's TCP socket: TCP_NODELAY, blocking mode for SSH.NET's
+    /// Tunes the connected session's TCP socket: TCP_NODELAY, the kernel's autotuning ceiling as
+    /// its receive buffer (<see cref="SessionReceiveBuffer"/>), blocking mode for SSH.NET's
     /// synchronous reads (<see cref="NativeBlocking"/>), and an immediate ACK after every
     /// message read (<see cref="QuickAck"/>). Returns what to dispose with the session, or null
     /// when SSH.NET's socket cannot be reached; <paramref name="blocking"/> tells whether the
     /// socket was put back in blocking mode (then it is also taken out of .NET's epoll at the
     /// first message, <see cref="EpollDetach"/>).
     /// </summary>
-    internal static QuickAck? TuneSessionSocket(SshClient client, out bool blocking)
+    /// <param name="client">The connected client.</param>
+    /// <param name="enlargeBuffers">Give the socket the kernel's autotuning ceiling as receive buffer (<see cref="SessionReceiveBuffer"/>); false keeps SSH.NET's 137 KB (the benchmark's "before").</param>
+    /// <param name="blocking">Whether the socket was put back in blocking mode.</param>
+    internal static QuickAck? TuneSessionSocket(SshClient client, bool enlargeBuffers, out bool blocking)
     {
         blocking = false;
         var session = SessionProperty?.GetValue(client);
@@ -108,6 +115,11 @@ internal static class SshFastPath
 
         // SSH.NET sets TCP_NODELAY on this socket already; set it again in case a version stops.
         socket.NoDelay = true;
+        if (enlargeBuffers)
+        {
+            SessionReceiveBuffer.TryEnlarge(socket);
+        }
+
         blocking = NativeBlocking.VerifiedFor(typeof(SshClient).Assembly) && NativeBlocking.TrySet(socket);
         // Same condition as blocking mode: SSH.NET issues nothing asynchronous on the socket any
         // more, so .NET's event thread need not wake on each arrival (EpollDetach, done by

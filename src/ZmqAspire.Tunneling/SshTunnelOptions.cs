@@ -85,6 +85,13 @@ public sealed class SshTunnelOptions
     public const int DefaultChannelWindowSize = 8 * 1024 * 1024;
 
     /// <summary>
+    /// Gets or sets a value indicating whether the session socket keeps the 137 KB receive buffer
+    /// SSH.NET sets (the behaviour before issue #19's fix, <see cref="SessionReceiveBuffer"/>): for the
+    /// benchmark's before/after mode only.
+    /// </summary>
+    internal bool KeepSshNetSocketBuffers { get; set; }
+
+    /// <summary>
     /// Checks, without connecting, everything that does not depend on the server: the options
     /// are complete, a credential can be offered (the key in <see cref="PrivateKeyPath"/> loads
     /// with <see cref="PrivateKeyPassphrase"/>, or a password is set, or a default key loads),

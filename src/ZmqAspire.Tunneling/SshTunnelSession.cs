@@ -196,7 +196,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             var blocking = false;
             if (SshFastPath.Enabled)
             {
-                quickAck = SshFastPath.TuneSessionSocket(client, out blocking);
+                quickAck = SshFastPath.TuneSessionSocket(client, !options.KeepSshNetSocketBuffers, out blocking);
             }
 
             var session = new SshTunnelSession(client, credentials, server, accepted!, quickAck) { SocketMadeBlocking = blocking };
