@@ -208,13 +208,21 @@ public sealed class TunnelRunner(TunnelSettings settings)
         SshHostKeyRejectedException => ExitCodes.HostKeyRefused,
         SshTunnelAuthenticationException => ExitCodes.AuthenticationRefused,
         SshPrivateKeyException => ExitCodes.NoInput,
+        // At login: a known_hosts file that cannot be read, or no --identity and no default key.
+        SshTunnelConfigurationException => ExitCodes.NoInput,
         SshServerUnreachableException => ExitCodes.BastionUnreachable,
         SshForwardException => ExitCodes.ForwardRefused,
         _ => ExitCodes.Software,
     };
 
     private int Fail(SshTunnelException error) =>
-        Fail(error is SshPrivateKeyException && NeedsPassphraseHint(error) ? error.Message + " Give --ask-passphrase to type it on the terminal." : error.Message, ExitCodeOf(error));
+        Fail(error switch
+        {
+            SshPrivateKeyException when NeedsPassphraseHint(error) => error.Message + " Give --ask-passphrase to type it on the terminal.",
+            // The library names its own options (PrivateKeyPath, Password); say which of ours to give.
+            SshTunnelConfigurationException { Setting: nameof(SshTunnelOptions.PrivateKeyPath) } => error.Message + " Give --identity FILE or --password-env VAR.",
+            _ => error.Message,
+        }, ExitCodeOf(error));
 
     private bool NeedsPassphraseHint(SshTunnelException error) =>
         !settings.AskPassphrase && error.InnerException is Renci.SshNet.Common.SshPassPhraseNullOrEmptyException;

@@ -139,7 +139,9 @@ internal sealed class KnownHostsPolicy : HostKeyPolicy
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
         {
-            throw new SshTunnelConfigurationException("HostKey", $"The known_hosts file '{_path}' cannot be read: {ex.Message}", ex);
+            // KnownHostsFile.Read already names the file when it is missing; say it once.
+            var message = ex is FileNotFoundException ? ex.Message : $"The known_hosts file '{_path}' cannot be read: {ex.Message}";
+            throw new SshTunnelConfigurationException("HostKey", message, ex);
         }
     }
 

@@ -92,6 +92,29 @@ public sealed class RefusalTests(CliSshdFixture sshd)
     }
 
     [Fact]
+    public async Task A_missing_known_hosts_file_exits_66_naming_it_once()
+    {
+        using var server = ReplyServer.Start();
+        var missing = Path.Combine(sshd.Directory, "no_such_known_hosts");
+        var run = await TunnelProcess.RunAsync([sshd.Server, server.Endpoint, "--known-hosts", missing, "--identity", sshd.KeyPath], Generous);
+        Assert.True(run.Process.ExitCode == 66, run.Describe);
+        var error = run.StandardError.Split('\n')[0];
+        Assert.Contains($"The known_hosts file '{missing}' does not exist", error, StringComparison.Ordinal);
+        Assert.True(error.Split(missing).Length == 2, run.Describe);
+    }
+
+    [Fact]
+    public async Task No_identity_and_no_default_key_exits_66_naming_the_options_to_give()
+    {
+        using var server = ReplyServer.Start();
+        var emptyHome = Directory.CreateDirectory(Path.Combine(sshd.Directory, "home-without-keys")).FullName;
+        var run = await TunnelProcess.RunAsync([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint], Generous, new Dictionary<string, string> { ["HOME"] = emptyHome });
+        Assert.True(run.Process.ExitCode == 66, run.Describe);
+        Assert.Contains("none of the default keys exists", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("Give --identity FILE or --password-env VAR.", run.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_missing_identity_file_exits_66()
     {
         using var server = ReplyServer.Start();
