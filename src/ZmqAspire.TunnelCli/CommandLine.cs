@@ -140,7 +140,9 @@ public sealed class CommandLine
             }
             catch (ArgumentException ex)
             {
-                throw new UsageException($"--host-key: {ex.Message}");
+                // The library's message without .NET's " (Parameter 'fingerprint')": the user gave --host-key.
+                var reason = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal);
+                throw new UsageException($"--host-key: {reason}");
             }
         }
         else if (knownHosts is not null)
