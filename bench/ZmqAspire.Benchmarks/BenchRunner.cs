@@ -365,7 +365,7 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             Proc.ResetPeak(h);
         }
 
-        var profile = RelayProfile.Start(helper, _sshdPid);
+        var profile = RelayProfile.Start(helper, _sshdPid, serverPid);
         _messages = 0;
         var clock = Stopwatch.StartNew();
         var gcPause = GC.GetTotalPauseDuration();

@@ -11,31 +11,46 @@ namespace ZmqAspire.Benchmarks;
 /// processes, from <c>/proc/PID/task/TID/schedstat</c> (CPU) and <c>status</c> (voluntary
 /// context switches: a thread that slept and was woken; preemptions are not counted); and for our in-process tunnel, the
 /// relay's counters (<see cref="RelayCounters"/>): local reads, SSH data messages, window adjusts.
+/// Each thread's CPU is also given as a share of the measurement's wall-clock time
+/// (<c>busy</c>, CPU s / wall s): a thread near 100 % is the one that bounds a stream; that
+/// share, unlike CPU per message, depends on what else the machine runs.
 /// </summary>
 internal sealed class RelayProfile
 {
-    private readonly Dictionary<string, (double Ns, long Slices)> _threads;
+    /// <summary>Every thread seen, by pid/tid: its name, its counters at start (zero for a thread born later) and when last read.</summary>
+    private readonly Dictionary<(int Pid, int Tid), ThreadSample> _threads = [];
+    private readonly Timer _sampler;
     private readonly long[] _counters;
     private readonly int[] _pids;
     private readonly int? _helper;
+    private readonly int? _server;
+    private readonly System.Diagnostics.Stopwatch _clock;
     private readonly long _allocated;
     private readonly double _helperTotalMs;
 
-    private RelayProfile(int[] pids, int? helper)
+    private RelayProfile(int[] pids, int? helper, int? server)
     {
         _pids = pids;
         _helper = helper;
-        _threads = Threads(pids, helper);
+        _server = server;
+        Sample(initial: true);
+        // Read every 50 ms, so that a thread that ends before Stop (a connection's reader thread
+        // ends with the connection, which the workload closes) keeps what it used until then.
+        _sampler = new Timer(_ => Sample(initial: false), null, 50, 50);
         _counters = RelayCounters.Snapshot();
         _allocated = GC.GetTotalAllocatedBytes(precise: true);
         _helperTotalMs = ProcessCpuMs(helper);
+        _clock = System.Diagnostics.Stopwatch.StartNew();
     }
 
     /// <summary>Gets a value indicating whether profiling was asked for (<c>ZMQASPIRE_BENCH_PROFILE=1</c>).</summary>
     public static bool Enabled { get; } = Environment.GetEnvironmentVariable("ZMQASPIRE_BENCH_PROFILE") == "1";
 
-    /// <summary>Starts a profile of this process, <paramref name="helper"/> and <paramref name="sshd"/>'s sessions; null when not <see cref="Enabled"/>.</summary>
-    public static RelayProfile? Start(int? helper, int sshd)
+    /// <summary>
+    /// Starts a profile of this process, <paramref name="helper"/>, <paramref name="sshd"/>'s
+    /// sessions and the <paramref name="server"/> process; null when not <see cref="Enabled"/>.
+    /// </summary>
+    public static RelayProfile? Start(int? helper, int sshd, int? server)
     {
         if (!Enabled)
         {
@@ -43,17 +58,29 @@ internal sealed class RelayProfile
         }
 
         RelayCounters.Enabled = true;
-        int[] pids = [Environment.ProcessId, .. helper is { } h ? [h] : Array.Empty<int>(), .. Proc.Descendants(sshd)];
-        return new RelayProfile(pids, helper);
+        int[] pids = [Environment.ProcessId, .. helper is { } h ? [h] : Array.Empty<int>(), .. server is { } s ? [s] : Array.Empty<int>(), .. Proc.Descendants(sshd)];
+        return new RelayProfile(pids, helper, server);
     }
 
     /// <summary>The profile since <see cref="Start"/>, per message (<paramref name="messages"/> sent one way, warm-up included).</summary>
     public string Stop(long messages)
     {
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - _allocated;
-        var after = Threads(_pids, _helper);
+        var wallNs = _clock.Elapsed.TotalNanoseconds;
+        _sampler.Dispose();
+        Sample(initial: false);
+        var used = new Dictionary<string, (double Ns, long Slices)>();
+        lock (_threads)
+        {
+            foreach (var t in _threads.Values)
+            {
+                var sum = used.GetValueOrDefault(t.Name);
+                used[t.Name] = (sum.Ns + t.LastNs - t.FirstNs, sum.Slices + t.LastSlices - t.FirstSlices);
+            }
+        }
+
         var counters = RelayCounters.Snapshot();
-        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0}): [this process] {allocated / (double)messages:0.#} B allocated;"));
+        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"    per message ({messages:N0} in {wallNs / 1e9:0.00} s): [this process] {allocated / (double)messages:0.#} B allocated;"));
         if (_helper is not null)
         {
             // The whole helper process, threads that ended during the measurement included (a
@@ -61,13 +88,12 @@ internal sealed class RelayProfile
             text.Append(CultureInfo.InvariantCulture, $" [helper: all threads] {(ProcessCpuMs(_helper) - _helperTotalMs) * 1000 / messages:0.00} us CPU;");
         }
 
-        foreach (var (name, (ns, slices)) in after.OrderByDescending(t => t.Value.Ns - _threads.GetValueOrDefault(t.Key).Ns))
+        foreach (var (name, (ns, slices)) in used.OrderByDescending(t => t.Value.Ns))
         {
-            var before = _threads.GetValueOrDefault(name);
-            var cpu = (ns - before.Ns) / 1000.0 / messages;
+            var cpu = ns / 1000.0 / messages;
             if (cpu >= 0.05)
             {
-                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU, {(slices - before.Slices) / (double)messages:0.000} wake-ups;");
+                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU ({ns / wallNs:0%} busy), {slices / (double)messages:0.000} wake-ups;");
             }
         }
 
@@ -111,33 +137,79 @@ internal sealed class RelayProfile
     }
 
     /// <summary>
-    /// CPU ns and voluntary context switches per thread name (process name / thread name), summed
-    /// over threads of that name; the helper's process name gets a <c>helper:</c> prefix, since
-    /// zmq-tunnel's process is named <c>dotnet</c> like this one.
+    /// Reads CPU ns and voluntary context switches of every thread of the profiled processes.
+    /// Names are process name / thread name, and threads of one name are summed in the report;
+    /// the helper's process name gets a <c>helper:</c> prefix, since zmq-tunnel's process is
+    /// named <c>dotnet</c> like this one, and the server's a <c>server:</c> one (the NetMQ server
+    /// is this executable); sshd's processes carry their pid, so that one session's busy process
+    /// is not summed with its monitor or other sessions.
     /// </summary>
-    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids, int? helper)
+    private void Sample(bool initial)
     {
-        var result = new Dictionary<string, (double Ns, long Slices)>();
-        foreach (var pid in pids)
+        foreach (var pid in _pids)
         {
             try
             {
-                var process = (pid == helper ? "helper:" : string.Empty) + File.ReadAllText($"/proc/{pid}/comm").Trim();
+                var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                var process = pid == _helper ? "helper:" + comm
+                    : pid == _server ? "server:" + comm
+                    : comm == "sshd" ? string.Create(CultureInfo.InvariantCulture, $"sshd[{pid}]")
+                    : comm;
                 foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
                 {
-                    var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
-                    var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
-                    var sleeps = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal));
-                    var sum = result.GetValueOrDefault(name);
-                    result[name] = (sum.Ns + double.Parse(fields[0], CultureInfo.InvariantCulture), sum.Slices + long.Parse(sleeps.AsSpan(24).Trim(), CultureInfo.InvariantCulture));
+                    try
+                    {
+                        var tid = int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture);
+                        var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                        var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
+                        var sleeps = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal));
+                        var ns = double.Parse(fields[0], CultureInfo.InvariantCulture);
+                        var slices = long.Parse(sleeps.AsSpan(24).Trim(), CultureInfo.InvariantCulture);
+                        lock (_threads)
+                        {
+                            if (_threads.TryGetValue((pid, tid), out var seen))
+                            {
+                                seen.Name = name; // a thread may name itself after it starts
+                                seen.LastNs = ns;
+                                seen.LastSlices = slices;
+                            }
+                            else
+                            {
+                                // A thread born during the measurement: all its CPU is the measurement's.
+                                _threads[(pid, tid)] = new ThreadSample
+                                {
+                                    Name = name,
+                                    FirstNs = initial ? ns : 0,
+                                    FirstSlices = initial ? slices : 0,
+                                    LastNs = ns,
+                                    LastSlices = slices,
+                                };
+                            }
+                        }
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+                    {
+                        // A thread that ended meanwhile keeps what it had at its last reading.
+                    }
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // A thread or process that ended meanwhile.
+                // A process that ended meanwhile.
             }
         }
+    }
 
-        return result;
+    private sealed class ThreadSample
+    {
+        public required string Name { get; set; }
+
+        public required double FirstNs { get; init; }
+
+        public required long FirstSlices { get; init; }
+
+        public double LastNs { get; set; }
+
+        public long LastSlices { get; set; }
     }
 }
