@@ -24,7 +24,7 @@ public class LoopbackSshd : IDisposable
     /// <param name="user">The login user (created once and kept; see <see cref="LoginUser"/>).</param>
     /// <param name="purpose">Who uses it, for the temp directory's name and the config's comment.</param>
     /// <param name="options">sshd_config lines that replace the defaults (sshd takes the first value of a keyword, and these come first), e.g. <c>PermitListen any</c>.</param>
-    /// <param name="password">Give the user a fresh random password (<see cref="Password"/>); otherwise the account has none that could match.</param>
+    /// <param name="password">Give the user its random machine-wide password (<see cref="Password"/>, <see cref="LoginUser.EnsurePassword"/>); otherwise the account has none that could match.</param>
     /// <exception cref="InvalidOperationException">Not root on Linux, or sshd did not start.</exception>
     public LoopbackSshd(string user, string purpose, IReadOnlyList<string>? options = null, bool password = false)
     {
@@ -40,8 +40,7 @@ public class LoopbackSshd : IDisposable
         LoginUser.Ensure(user);
         if (password)
         {
-            Password = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
-            ProcessRunner.RunChecked("/usr/sbin/chpasswd", [], $"{user}:{Password}\n");
+            Password = LoginUser.EnsurePassword(user);
         }
         else
         {

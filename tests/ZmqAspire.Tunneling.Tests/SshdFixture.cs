@@ -25,7 +25,7 @@ public enum ClientKey
 
 /// <summary>
 /// A real OpenSSH sshd for one test run: fresh host and client keys in a 0700 temp directory, a
-/// dedicated login user with a fresh random password, listening on 127.0.0.1 only. Needs root
+/// dedicated login user with a random password (one per machine, <see cref="LoginUser.EnsurePassword"/>), listening on 127.0.0.1 only. Needs root
 /// (it creates the user and runs sshd, which needs root for privilege separation).
 /// </summary>
 public class SshdFixture : IDisposable
@@ -36,7 +36,6 @@ public class SshdFixture : IDisposable
 
     private readonly string _authorizedKeysDirectory;
     private readonly Dictionary<ClientKey, string> _keys = [];
-    private static readonly string SharedPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(18));
     private readonly SshdProcess _sshd;
     private readonly IReadOnlyList<string> _extraConfig;
 
@@ -67,11 +66,9 @@ public class SshdFixture : IDisposable
         File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
         LoginUser.Ensure(User);
-        // One password per test process: a second fixture (another sshd config) must not change
-        // the login user's password under the first one's tests.
-        Password = SharedPassword;
-        // chpasswd reads "user:password" from stdin; the password never appears on a command line.
-        ProcessRunner.RunChecked("/usr/sbin/chpasswd", [], $"{User}:{Password}\n");
+        // One password for the login user on this machine: a second fixture, or a second test
+        // process, must not change it under the first one's tests.
+        Password = LoginUser.EnsurePassword(User);
 
         // sshd reads authorized_keys as the login user, who cannot enter the root-only 0700
         // directory: the file lives in a second 0700 directory owned by that user.
