@@ -385,6 +385,10 @@ internal sealed class BenchRunner(RunSettings settings, string outputPath)
             _results.Errors.Add(message);
             line = "FAILED " + message + " (";
         }
+        finally
+        {
+            profile?.Dispose();
+        }
 
         var peak = _peaks[mode.Id];
         var client = Proc.PeakRss(Proc.SelfPid) ?? 0;

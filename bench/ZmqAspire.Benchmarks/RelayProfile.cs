@@ -15,7 +15,7 @@ namespace ZmqAspire.Benchmarks;
 /// (<c>busy</c>, CPU s / wall s): a thread near 100 % is the one that bounds a stream; that
 /// share, unlike CPU per message, depends on what else the machine runs.
 /// </summary>
-internal sealed class RelayProfile
+internal sealed class RelayProfile : IDisposable
 {
     /// <summary>Every thread seen, by pid/tid: its name, its counters at start (zero for a thread born later) and when last read.</summary>
     private readonly Dictionary<(int Pid, int Tid), ThreadSample> _threads = [];
@@ -75,6 +75,14 @@ internal sealed class RelayProfile
         RelayCounters.Enabled = true;
         int[] pids = [Environment.ProcessId, .. helper is { } h ? [h] : Array.Empty<int>(), .. server is { } s ? [s] : Array.Empty<int>(), .. Proc.Descendants(sshd)];
         return new RelayProfile(pids, helper, server);
+    }
+
+    /// <summary>Stops the sampling thread (also when <see cref="Stop"/> was not called: a failed measurement).</summary>
+    public void Dispose()
+    {
+        _stop.Set();
+        _sampler.Join();
+        _stop.Dispose();
     }
 
     /// <summary>The profile since <see cref="Start"/>, per message (<paramref name="messages"/> sent one way, warm-up included).</summary>
