@@ -14,7 +14,7 @@ namespace ZmqAspire.Benchmarks;
 /// </summary>
 internal sealed class RelayProfile
 {
-    private readonly Dictionary<string, (double Ns, long Slices)> _threads;
+    private readonly Dictionary<string, ThreadTimes> _threads;
     private readonly long[] _counters;
     private readonly int[] _pids;
     private readonly int? _helper;
@@ -61,13 +61,13 @@ internal sealed class RelayProfile
             text.Append(CultureInfo.InvariantCulture, $" [helper: all threads] {(ProcessCpuMs(_helper) - _helperTotalMs) * 1000 / messages:0.00} us CPU;");
         }
 
-        foreach (var (name, (ns, slices)) in after.OrderByDescending(t => t.Value.Ns - _threads.GetValueOrDefault(t.Key).Ns))
+        foreach (var (name, now) in after.OrderByDescending(t => t.Value.Ns - _threads.GetValueOrDefault(t.Key).Ns))
         {
             var before = _threads.GetValueOrDefault(name);
-            var cpu = (ns - before.Ns) / 1000.0 / messages;
+            var cpu = (now.Ns - before.Ns) / 1000.0 / messages;
             if (cpu >= 0.05)
             {
-                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU, {(slices - before.Slices) / (double)messages:0.000} wake-ups;");
+                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU, {(now.Sleeps - before.Sleeps) / (double)messages:0.000} wake-ups, {(now.Preemptions - before.Preemptions) / (double)messages:0.000} preempted;");
             }
         }
 
@@ -111,13 +111,15 @@ internal sealed class RelayProfile
     }
 
     /// <summary>
-    /// CPU ns and voluntary context switches per thread name (process name / thread name), summed
-    /// over threads of that name; the helper's process name gets a <c>helper:</c> prefix, since
-    /// zmq-tunnel's process is named <c>dotnet</c> like this one.
+    /// CPU ns, voluntary context switches (the thread slept and was woken) and involuntary ones
+    /// (it was preempted while runnable: by the thread it had just woken, by other load) per
+    /// thread name (process name / thread name), summed over threads of that name; the helper's
+    /// process name gets a <c>helper:</c> prefix, since zmq-tunnel's process is named
+    /// <c>dotnet</c> like this one.
     /// </summary>
-    private static Dictionary<string, (double Ns, long Slices)> Threads(int[] pids, int? helper)
+    private static Dictionary<string, ThreadTimes> Threads(int[] pids, int? helper)
     {
-        var result = new Dictionary<string, (double Ns, long Slices)>();
+        var result = new Dictionary<string, ThreadTimes>();
         foreach (var pid in pids)
         {
             try
@@ -127,9 +129,12 @@ internal sealed class RelayProfile
                 {
                     var name = process + "/" + File.ReadAllText(Path.Combine(task, "comm")).Trim();
                     var fields = File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ');
-                    var sleeps = File.ReadLines(Path.Combine(task, "status")).First(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal));
+                    var status = File.ReadAllLines(Path.Combine(task, "status"));
                     var sum = result.GetValueOrDefault(name);
-                    result[name] = (sum.Ns + double.Parse(fields[0], CultureInfo.InvariantCulture), sum.Slices + long.Parse(sleeps.AsSpan(24).Trim(), CultureInfo.InvariantCulture));
+                    result[name] = new ThreadTimes(
+                        sum.Ns + double.Parse(fields[0], CultureInfo.InvariantCulture),
+                        sum.Sleeps + Count(status, "voluntary_ctxt_switches:"),
+                        sum.Preemptions + Count(status, "nonvoluntary_ctxt_switches:"));
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -140,4 +145,10 @@ internal sealed class RelayProfile
 
         return result;
     }
+
+    private static long Count(string[] status, string key) =>
+        long.Parse(status.First(l => l.StartsWith(key, StringComparison.Ordinal)).AsSpan(key.Length).Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>A thread's (or same-named threads') CPU ns, voluntary and involuntary context switches.</summary>
+    private readonly record struct ThreadTimes(double Ns, long Sleeps, long Preemptions);
 }
