@@ -9,7 +9,7 @@ namespace ZmqAspire.Benchmarks;
 /// <c>ZMQASPIRE_BENCH_PROFILE=1</c>: CPU time and times scheduled (wake-ups) per message of the
 /// threads of this process, of the helper process (ssh, zmq-tunnel) and of sshd's session
 /// processes, from <c>/proc/PID/task/TID/schedstat</c> (CPU) and <c>status</c> (voluntary
-/// context switches: a thread that slept and was woken; preemptions are not counted); and for our in-process tunnel, the
+/// context switches: a thread that slept and was woken, and the involuntary ones: preempted); and for our in-process tunnel, the
 /// relay's counters (<see cref="RelayCounters"/>): local reads, SSH data messages, window adjusts.
 /// Each thread's CPU is also given as a share of the measurement's wall-clock time
 /// (<c>busy</c>, CPU s / wall s): a thread near 100 % is the one that bounds a stream; that
@@ -93,14 +93,14 @@ internal sealed class RelayProfile : IDisposable
         _stop.Set();
         _sampler.Join();
         Sample(initial: false);
-        var used = new Dictionary<string, (double Ns, long Slices)>();
+        var used = new Dictionary<string, (double Ns, long Slices, long Preemptions)>();
         lock (_threads)
         {
             foreach (var t in _threads.Values)
             {
                 var name = t.Name ?? "?";
                 var sum = used.GetValueOrDefault(name);
-                used[name] = (sum.Ns + t.LastNs - t.FirstNs, sum.Slices + t.LastSlices - t.FirstSlices);
+                used[name] = (sum.Ns + t.LastNs - t.FirstNs, sum.Slices + t.LastSlices - t.FirstSlices, sum.Preemptions + t.LastPreemptions - t.FirstPreemptions);
             }
         }
 
@@ -113,12 +113,12 @@ internal sealed class RelayProfile : IDisposable
             text.Append(CultureInfo.InvariantCulture, $" [helper: all threads] {(ProcessCpuMs(_helper) - _helperTotalMs) * 1000 / messages:0.00} us CPU;");
         }
 
-        foreach (var (name, (ns, slices)) in used.Where(t => !t.Key.EndsWith("/" + SamplerName, StringComparison.Ordinal)).OrderByDescending(t => t.Value.Ns))
+        foreach (var (name, (ns, slices, preemptions)) in used.Where(t => !t.Key.EndsWith("/" + SamplerName, StringComparison.Ordinal)).OrderByDescending(t => t.Value.Ns))
         {
             var cpu = ns / 1000.0 / messages;
             if (cpu >= 0.05)
             {
-                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU ({ns / wallNs:0%} busy), {slices / (double)messages:0.000} wake-ups;");
+                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU ({ns / wallNs:0%} busy), {slices / (double)messages:0.000} wake-ups, {preemptions / (double)messages:0.000} preempted;");
             }
         }
 
@@ -162,7 +162,8 @@ internal sealed class RelayProfile : IDisposable
     }
 
     /// <summary>
-    /// Reads CPU ns and voluntary context switches of every thread of the profiled processes.
+    /// Reads CPU ns, voluntary context switches (slept and woken) and involuntary ones (preempted)
+    /// of every thread of the profiled processes.
     /// Names are process name / thread name, and threads of one name are summed in the report;
     /// the helper's process name gets a <c>helper:</c> prefix, since zmq-tunnel's process is
     /// named <c>dotnet</c> like this one, and the server's a <c>server:</c> one (the NetMQ server
@@ -201,14 +202,18 @@ internal sealed class RelayProfile : IDisposable
 
                             var ns = ReadNumber(seen.SchedstatPath, "");
                             var slices = ReadNumber(seen.StatusPath, "voluntary_ctxt_switches:");
+                            // Preempted while runnable: by the thread it had just woken, or by other load.
+                            var preemptions = ReadNumber(seen.StatusPath, "nonvoluntary_ctxt_switches:");
                             if (seen.FirstNs < 0)
                             {
                                 seen.FirstNs = ns;
                                 seen.FirstSlices = slices;
+                                seen.FirstPreemptions = preemptions;
                             }
 
                             seen.LastNs = ns;
                             seen.LastSlices = slices;
+                            seen.LastPreemptions = preemptions;
                         }
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
@@ -284,5 +289,9 @@ internal sealed class RelayProfile : IDisposable
         public double LastNs { get; set; }
 
         public long LastSlices { get; set; }
+
+        public long FirstPreemptions { get; set; }
+
+        public long LastPreemptions { get; set; }
     }
 }
