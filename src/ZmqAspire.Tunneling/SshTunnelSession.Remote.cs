@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Renci.SshNet;
 using Renci.SshNet.Common;
 
@@ -27,7 +28,8 @@ public sealed partial class SshTunnelSession
     /// <exception cref="ArgumentException"><paramref name="target"/> is a wildcard (<c>*</c> or port 0).</exception>
     /// <exception cref="ObjectDisposedException">The session is disposed.</exception>
     /// <exception cref="SshForwardException">The server refused the request (for example <c>AllowTcpForwarding local</c>
-    /// or a <c>PermitListen</c> that does not match), or the session is down.</exception>
+    /// or a <c>PermitListen</c> that does not match), the session is down, or a host name in <paramref name="listen"/> or
+    /// <paramref name="target"/> does not resolve here ("name not resolved", with the endpoint).</exception>
     public RemoteForward OpenRemoteForward(TcpEndpoint listen, TcpEndpoint target)
     {
         ArgumentNullException.ThrowIfNull(listen);
@@ -42,7 +44,7 @@ public sealed partial class SshTunnelSession
 
             // SSH.NET's string overload resolves the listen host here, on the client, and rejects
             // 0.0.0.0 ("all of the server's addresses"); an address is passed through as given.
-            var port = new ForwardedPortRemote(Address(listen.Host), (uint)listen.Port, Address(target.Host), (uint)target.Port);
+            var port = new ForwardedPortRemote(Address(listen), (uint)listen.Port, Address(target), (uint)target.Port);
             // Global replies answer requests in order: wait for an outstanding keep-alive probe's
             // answer first, so that neither takes the other's (ServerAliveProbe).
             if (!_globalRequests.Wait(_connectTimeout))
@@ -76,10 +78,37 @@ public sealed partial class SshTunnelSession
         }
     }
 
-    private static IPAddress Address(string host) =>
-        host == TcpEndpoint.AnyHost ? IPAddress.Any
-        : IPAddress.TryParse(host, out var address) ? address
-        : Dns.GetHostAddresses(host)[0];
+    /// <summary>
+    /// The address SSH.NET's <see cref="ForwardedPortRemote"/> needs for a host, resolved here.
+    /// A name that does not resolve is a refusal of this forward like any other
+    /// (<see cref="SshForwardException"/> naming the endpoint), not the resolver's bare
+    /// SocketException, which names no host (sshnet/SSH.NET#1234 resolves the same way and
+    /// throws it; RemoteForwardNameTests).
+    /// </summary>
+    private static IPAddress Address(TcpEndpoint endpoint)
+    {
+        var host = endpoint.Host;
+        if (host == TcpEndpoint.AnyHost)
+        {
+            return IPAddress.Any;
+        }
+
+        if (IPAddress.TryParse(host, out var address))
+        {
+            return address;
+        }
+
+        try
+        {
+            return Dns.GetHostAddresses(host) is [var first, ..]
+                ? first
+                : throw new SshForwardException(endpoint, $"{SshServerUnreachableException.NameNotResolvedText} (no address)");
+        }
+        catch (SocketException ex)
+        {
+            throw new SshForwardException(endpoint, $"{SshServerUnreachableException.NameNotResolvedText} ({ex.Message})", ex);
+        }
+    }
 
     /// <summary>Cancels a remote forward; called by <see cref="RemoteForward.Dispose"/>.</summary>
     internal void Close(RemoteForward forward, ForwardedPortRemote port)

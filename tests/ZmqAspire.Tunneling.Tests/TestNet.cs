@@ -16,4 +16,15 @@ internal static class TestNet
         return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Where(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 4 } fields && fields[3].EndsWith(suffix, StringComparison.Ordinal))];
     }
+
+    /// <summary>The ports something listens on (<c>ss -ltn</c>, any address), from one snapshot.</summary>
+    public static IReadOnlySet<int> ListeningPorts()
+    {
+        var output = ProcessRunner.RunChecked("/usr/bin/ss", ["-Hltn"]).StandardOutput;
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length >= 4)
+            .Select(fields => int.Parse(fields[3][(fields[3].LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture))
+            .ToHashSet();
+    }
 }
