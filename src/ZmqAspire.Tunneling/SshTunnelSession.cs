@@ -377,6 +377,8 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             remote.Dispose();
         }
 
+        DisposeStoppedPorts();
+
         lock (_gate)
         {
             _disposed = true;

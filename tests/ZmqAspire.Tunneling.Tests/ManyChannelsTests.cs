@@ -68,6 +68,9 @@ public sealed class ManyChannelsTests(SshdFixture sshd, ITestOutputHelper output
         const int Forwards = 100;
         using var echo = EchoServer.Start();
         await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        session.ErrorOccurred += (_, e) => errors.Enqueue(e.Exception.ToString());
+        session.ServerAliveTimedOut += (_, e) => errors.Enqueue($"keep-alive: {e.Silence}");
 
         var watch = Stopwatch.StartNew();
         var forwards = new List<RemoteForward>();
@@ -104,7 +107,7 @@ public sealed class ManyChannelsTests(SshdFixture sshd, ITestOutputHelper output
         var listening = TestNet.ListeningPorts();
         var stillListening = ports.Where(listening.Contains).ToArray();
         Assert.True(stillListening.Length == 0, $"sshd still listens on {stillListening.Length} of the {Forwards} disposed forwards' ports: {string.Join(", ", stillListening)}");
-        Assert.True(session.IsConnected);
+        Assert.True(session.IsConnected, $"the session ended after the forwards were disposed: {string.Join(" | ", errors)}{sshd.LogTail()}");
     }
 
     /// <summary>Sends <paramref name="size"/> random bytes and checks the same bytes come back.</summary>
