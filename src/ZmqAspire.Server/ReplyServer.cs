@@ -15,6 +15,12 @@ namespace ZmqAspire.Server;
 public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, ILogger<ReplyServer> logger) : BackgroundService
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    // How long a stopping server still tries to deliver replies it has already sent: a reply
+    // handed to the socket just before the stop would otherwise be dropped with the socket
+    // (linger 0), and its request worked again by another replica. Bounded, so that a client
+    // that went away cannot hold the stop.
+    private static readonly TimeSpan StopLinger = TimeSpan.FromSeconds(1);
     private readonly ReplyServerOptions _options = options.Value;
 
     /// <inheritdoc />
@@ -85,6 +91,9 @@ public sealed partial class ReplyServer(IOptions<ReplyServerOptions> options, IL
 
             Send(socket, request, request.CreateReply(replyText));
         }
+
+        // Program.cs's NetMQConfig.Cleanup(block: true) waits for this linger before the process exits.
+        socket.Options.Linger = StopLinger;
     }
 
     private void Send(ResponseSocket socket, IncomingRequest request, NetMQMessage reply)
