@@ -17,8 +17,8 @@ internal static class ChannelOpenConfirmations
     private static readonly PropertyInfo? SessionProperty = typeof(BaseClient).GetProperty("Session", BindingFlags.Instance | BindingFlags.NonPublic);
     private static readonly EventInfo? ConfirmationEvent = SshFastPath.SshNetSessionType?.GetEvent("ChannelOpenConfirmationReceived", BindingFlags.Instance | BindingFlags.Public);
 
-    /// <summary>Calls <paramref name="onConfirmed"/> on SSH.NET's receive thread for every channel open the server confirms; false when SSH.NET offers nothing to subscribe to.</summary>
-    public static bool TrySubscribe(SshClient client, Action onConfirmed)
+    /// <summary>Calls <paramref name="onConfirmed"/> with our channel number on SSH.NET's receive thread for every channel open the server confirms; false when SSH.NET offers nothing to subscribe to.</summary>
+    public static bool TrySubscribe(SshClient client, Action<uint> onConfirmed)
     {
         var session = SessionProperty?.GetValue(client);
         if (session is null || ConfirmationEvent is null || ConfirmationEvent.EventHandlerType != typeof(EventHandler<MessageEventArgs<ChannelOpenConfirmationMessage>>))
@@ -26,7 +26,7 @@ internal static class ChannelOpenConfirmations
             return false;
         }
 
-        ConfirmationEvent.AddEventHandler(session, new EventHandler<MessageEventArgs<ChannelOpenConfirmationMessage>>((_, _) => onConfirmed()));
+        ConfirmationEvent.AddEventHandler(session, new EventHandler<MessageEventArgs<ChannelOpenConfirmationMessage>>((_, e) => onConfirmed(e.Message.LocalChannelNumber)));
         return true;
     }
 }

@@ -53,7 +53,7 @@ internal sealed class ConnectionGate
     /// <summary>Relays through <paramref name="ports"/> (one per target) from now on; parked connections go now.</summary>
     public void SessionUp(ForwardRoute[] ports) => Change(() => _ports = ports);
 
-    /// <summary>Tells whether the SSH server refused the last channel opened to <paramref name="target"/> (an outage, until one is confirmed).</summary>
+    /// <summary>Tells whether the SSH server refused, or did not answer in time, the last channel opened to <paramref name="target"/> (an outage, until one is confirmed).</summary>
     public bool IsRefused(int target)
     {
         lock (_lock)
@@ -155,11 +155,44 @@ internal sealed class ConnectionGate
                 return recovered ? (target, true) : null;
             }
 
-            lane.Refusals++;
-            var delay = Backoff(lane.Refusals);
-            lane.RetryAt = DateTime.UtcNow + delay;
-            return lane.Refusals == 1 ? (target, false) : null;
+            return Unreachable(lane, target);
         }
+    }
+
+    /// <summary>
+    /// Records that the SSH server did not answer a channel open to <paramref name="target"/> in
+    /// time: the target is treated as refused (held connections wait for the backoff), and the
+    /// open no longer waits for an answer, so that later answers still match their own opens.
+    /// Returns the target when an outage starts with it; null otherwise.
+    /// </summary>
+    /// <remarks>
+    /// OpenSSH's sshd answers a direct-tcpip open only when its connect to the target completes
+    /// or fails; to an address that no longer answers (a replica whose container is gone, its
+    /// neighbour entry still cached) the SYNs go unanswered for about two minutes. The target is
+    /// what is slow, not the server.
+    /// </remarks>
+    public (int Target, bool Reachable)? TimedOut(int target)
+    {
+        lock (_lock)
+        {
+            for (var node = _opening.First; node is not null; node = node.Next)
+            {
+                if (node.Value == target)
+                {
+                    _opening.Remove(node);
+                    break;
+                }
+            }
+
+            return Unreachable(_lanes[target], target);
+        }
+    }
+
+    private (int Target, bool Reachable)? Unreachable(Lane lane, int target)
+    {
+        lane.Refusals++;
+        lane.RetryAt = DateTime.UtcNow + Backoff(lane.Refusals);
+        return lane.Refusals == 1 ? (target, false) : null;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -17,9 +17,12 @@ namespace ZmqAspire.Tunneling;
 /// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
 /// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), when the server leaves a
 /// keep-alive probe unanswered (<see cref="SshTunnelOptions.ServerAliveInterval"/> ×
-/// <see cref="SshTunnelOptions.ServerAliveCountMax"/>, also while idle), or when opening a
-/// channel for a new connection times out (a bastion that stopped answering; SSH.NET's own
-/// keep-alives get no reply and so reveal nothing).
+/// <see cref="SshTunnelOptions.ServerAliveCountMax"/>, also while idle), or, only with that
+/// probe off, when opening a channel for a new connection times out (a bastion that stopped
+/// answering; SSH.NET's own keep-alives get no reply and so reveal nothing). With the probe on, a
+/// channel open left unanswered for <see cref="SshTunnelOptions.ConnectTimeout"/> marks its
+/// target unreachable (as a refusal does), not the session dead: OpenSSH's sshd answers the open
+/// only when its connect to the target ends, which to a host gone from the network takes minutes.
 /// </para>
 /// <para>
 /// During an outage connections are held, not closed at once (which NetMQ takes for a
@@ -144,8 +147,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Tells whether the SSH server refuses channels to the target at <paramref name="index"/> in
-    /// <see cref="Remotes"/> now: it refused the last one opened (<see cref="ForwardFailed"/> was
-    /// raised for the outage) and has opened none since (<see cref="ForwardRecovered"/> not yet).
+    /// <see cref="Remotes"/> now: it refused the last one opened, or did not answer it within
+    /// <see cref="SshTunnelOptions.ConnectTimeout"/> (<see cref="ForwardFailed"/> was raised for
+    /// the outage), and has opened none since (<see cref="ForwardRecovered"/> not yet).
     /// </summary>
     /// <param name="index">The target's index in <see cref="Remotes"/>.</param>
     /// <returns><see langword="true"/> while the target is refused.</returns>
@@ -507,7 +511,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             }
         }
 
-        void OnRouteFailed(SshForwardException e)
+        void OnRouteFailed(int target, SshForwardException e)
         {
             // A refusal (no inner exception) reaches OnRefused too, where it counts once per outage;
             // here: what else failed on a forward's connection (a channel open that timed out, a relay error).
@@ -516,13 +520,23 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                 return;
             }
 
-            var failed = new ForwardFailedEventArgs(e);
-            Raise(() => ForwardFailed?.Invoke(this, failed));
             if (e.InnerException is SshOperationTimeoutException)
             {
-                // The server took no new channel in time: it is not answering (paused, cut off).
-                lost.TrySetResult($"the SSH server did not answer a channel open within {_options.ConnectTimeout.TotalSeconds:0.###} s");
+                // No answer to the channel open in time. Counted before ForwardFailed is raised, so
+                // that IsRefused says so when it is heard: work goes to the other targets.
+                _gate.TimedOut(target);
+                if (session.ServerAlive is null)
+                {
+                    // Without the keep-alive probe this is the only sign of a server that stopped
+                    // answering (paused, cut off). With it, the probe tells: a server that answers
+                    // its probes is alive, and its connect to this target is what hangs (a replica
+                    // gone from the network: sshd answers the open only when its SYNs time out).
+                    lost.TrySetResult($"the SSH server did not answer a channel open within {_options.ConnectTimeout.TotalSeconds:0.###} s");
+                }
             }
+
+            var failed = new ForwardFailedEventArgs(e);
+            Raise(() => ForwardFailed?.Invoke(this, failed));
         }
 
         session.ErrorOccurred += OnError;
@@ -544,7 +558,12 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             return ex.Message;
         }
 
-        Array.ForEach(ports, p => p.Failed += OnRouteFailed);
+        var routeFailed = ports.Select((_, target) => new Action<SshForwardException>(e => OnRouteFailed(target, e))).ToArray();
+        for (var i = 0; i < ports.Length; i++)
+        {
+            ports[i].Failed += routeFailed[i];
+        }
+
         if (_reconnect.IsCancellationRequested)
         {
             _reconnect = new CancellationTokenSource();
@@ -587,7 +606,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             _up = NewSignal();
             _current = null;
             _gate.SessionDown();
-            Array.ForEach(ports, p => p.Failed -= OnRouteFailed);
+            for (var i = 0; i < ports.Length; i++)
+            {
+                ports[i].Failed -= routeFailed[i];
+            }
+
             session.ErrorOccurred -= OnError;
             session.ServerAliveTimedOut -= OnSilent;
             session.ChannelOpenFailed -= OnRefused;

@@ -33,7 +33,9 @@ public sealed class SshTunnelOptions
 
     /// <summary>
     /// Gets or sets how long connecting, key exchange and login may take together before
-    /// <see cref="SshServerUnreachableException"/> is thrown. Default: 10 seconds.
+    /// <see cref="SshServerUnreachableException"/> is thrown, and how long the server may take
+    /// to answer a channel open (RFC 4254 section 5.1) before the local connection is closed and
+    /// its target counted unreachable. Default: 10 seconds.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

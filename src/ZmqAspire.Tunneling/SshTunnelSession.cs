@@ -209,12 +209,24 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             // Every answer to a channel open, ours or SSH.NET's, feeds ChannelOpenAnswered (the
             // self-healing forward's outage gate) on the receive thread. These handlers go first,
             // so the gate has counted an answer before our channel's refusal (ChannelMux) is told.
+            // A late answer to one of our opens that timed out is not fed: the gate stopped
+            // waiting for it then (ConnectionGate.TimedOut), and it would be taken for another's.
             ChannelOpenFailures.TrySubscribe(client, (channel, reason, description) =>
             {
-                session.ChannelOpenAnswered?.Invoke(false);
+                if (session._mux?.IsAbandonedOpen(channel) != true)
+                {
+                    session.ChannelOpenAnswered?.Invoke(false);
+                }
+
                 session._events.Post(() => session.ReportChannelOpenFailure(channel, reason, description));
             });
-            ChannelOpenConfirmations.TrySubscribe(client, () => session.ChannelOpenAnswered?.Invoke(true));
+            ChannelOpenConfirmations.TrySubscribe(client, channel =>
+            {
+                if (session._mux?.IsAbandonedOpen(channel) != true)
+                {
+                    session.ChannelOpenAnswered?.Invoke(true);
+                }
+            });
             // Our own channels name their refused target; SSH.NET's are reported above.
             session._mux = ChannelMux.TryAttach(client, options.ConnectTimeout, (uint)options.ChannelWindowSize);
             if (session._mux is { } mux)
