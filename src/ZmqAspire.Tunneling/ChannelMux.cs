@@ -122,9 +122,6 @@ internal sealed partial class ChannelMux : IDisposable
     /// <summary>Gets a value indicating whether <paramref name="channel"/> is one of our channel numbers.</summary>
     public static bool IsOurs(uint channel) => channel >= FirstChannel;
 
-    /// <summary>Gets a value indicating whether <paramref name="channel"/> is one of our channels whose open we stopped waiting for (timed out, or closed while opening).</summary>
-    public bool IsAbandonedOpen(uint channel) => Find(channel) is { IsAbandoned: true };
-
     /// <summary>Gets how many of our channels are open or closing.</summary>
     public int ChannelCount => _channels.Count;
 
@@ -158,6 +155,8 @@ internal sealed partial class ChannelMux : IDisposable
             return;
         }
 
+        // The answer to this very open (RFC 4254 section 5.1 names our channel), before the refusal is reported.
+        route.OnAnswered(confirmed: refusal is null);
         if (refusal is not null)
         {
             route.Report(refusal);

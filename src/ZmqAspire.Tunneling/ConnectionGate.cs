@@ -21,9 +21,11 @@ namespace ZmqAspire.Tunneling;
 /// The backoff per target starts at <see cref="SelfHealingForwardOptions.ReconnectDelay"/> after
 /// the first refused channel and doubles with each refusal in a row, up to
 /// <see cref="SelfHealingForwardOptions.MaxReconnectDelay"/>, with ±20 % jitter; a confirmed
-/// channel ends it. SSH does not say which channel open an answer is for: answers are matched to
-/// attempts in the order the attempts were made, which is exact for one target and nearly so for
-/// several (the server may answer opens out of order).
+/// channel ends it. Our own channels (<see cref="ChannelMux"/>) tell which open an answer is for
+/// (RFC 4254 section 5.1: it names our channel), so each answer counts for its own target, also
+/// when the server answers out of order (a target that hangs is answered last). SSH.NET's
+/// channels, the fallback, do not: there answers are matched to attempts in the order the
+/// attempts were made, exact for one target and nearly so for several.
 /// </para>
 /// The relay thread that calls <see cref="WaitForPort"/> is the connection's own: waiting there
 /// holds nothing else up. At most <see cref="MaxWaitingPerTarget"/> connections wait per target;
@@ -131,21 +133,21 @@ internal sealed class ConnectionGate
     }
 
     /// <summary>
-    /// Records the SSH server's answer to the oldest channel open still unanswered (called on
-    /// SSH.NET's receive thread; never blocks). Returns the target whose state changed: refused
-    /// after working (an outage starts) or confirmed after refusals (it ended); null otherwise.
+    /// Records the SSH server's answer to a channel open: the oldest still unanswered to
+    /// <paramref name="answeredTarget"/>, or, when which target is not known (SSH.NET's channels),
+    /// the oldest of all. Never blocks (called on SSH.NET's receive thread). Returns the target
+    /// whose state changed: refused after working (an outage starts) or confirmed after refusals
+    /// (it ended); null otherwise.
     /// </summary>
-    public (int Target, bool Reachable)? Answered(bool confirmed)
+    public (int Target, bool Reachable)? Answered(int? answeredTarget, bool confirmed)
     {
         lock (_lock)
         {
-            if (_opening.First is not { } oldest)
+            if (TakeOpening(answeredTarget) is not { } target)
             {
                 return null;
             }
 
-            _opening.RemoveFirst();
-            var target = oldest.Value;
             var lane = _lanes[target];
             if (confirmed)
             {
@@ -175,17 +177,24 @@ internal sealed class ConnectionGate
     {
         lock (_lock)
         {
-            for (var node = _opening.First; node is not null; node = node.Next)
-            {
-                if (node.Value == target)
-                {
-                    _opening.Remove(node);
-                    break;
-                }
-            }
-
+            TakeOpening(target);
             return Unreachable(_lanes[target], target);
         }
+    }
+
+    // Under _lock: removes the oldest unanswered open to target (any target: null) and returns its target.
+    private int? TakeOpening(int? target)
+    {
+        for (var node = _opening.First; node is not null; node = node.Next)
+        {
+            if (target is null || node.Value == target)
+            {
+                _opening.Remove(node);
+                return node.Value;
+            }
+        }
+
+        return null;
     }
 
     private (int Target, bool Reachable)? Unreachable(Lane lane, int target)

@@ -33,6 +33,9 @@ internal sealed class ForwardRoute
     /// <summary>Raised when a connection of this forward could not be relayed; never after <see cref="Close"/>.</summary>
     public event Action<SshForwardException>? Failed;
 
+    /// <summary>Raised when the SSH server answers a channel open of this forward made by our own channels (<see cref="Mux"/>): true confirmed, false refused.</summary>
+    public event Action<bool>? Answered;
+
     /// <summary>Gets the target as the SSH server sees it.</summary>
     public TcpEndpoint Remote { get; }
 
@@ -50,6 +53,9 @@ internal sealed class ForwardRoute
 
     private static bool IsLocalEnd(Exception error) =>
         error is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown };
+
+    /// <summary>Reports the server's answer to one of this forward's channel opens.</summary>
+    public void OnAnswered(bool confirmed) => Answered?.Invoke(confirmed);
 
     /// <summary>Reports a failure of one of this forward's connections, unless the forward was closed on request.</summary>
     public void Report(SshForwardException error)

@@ -87,18 +87,6 @@ internal sealed partial class RelayChannel
         socket.NoDelay = true;
     }
 
-    /// <summary>Gets a value indicating whether we stopped waiting for the server's answer to our open (it timed out, or the channel was closed while opening).</summary>
-    public bool IsAbandoned
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _abandoned;
-            }
-        }
-    }
-
     /// <summary>Gets our channel number.</summary>
     public uint LocalId { get; }
 

@@ -482,10 +482,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         void OnError(object? sender, SshSessionErrorEventArgs e) => lost.TrySetResult($"SSH session error: {e.Exception.Message}");
         void OnSilent(object? sender, ServerAliveTimedOutEventArgs e) => lost.TrySetResult(
             $"the SSH server answered no keep-alive probe for {e.Silence.TotalSeconds:0.#} s (ServerAliveInterval {_options.ServerAliveInterval.TotalSeconds:0.###} s × ServerAliveCountMax {_options.ServerAliveCountMax})");
-        void OnAnswered(bool confirmed)
+        void OnAnswered(int? target, bool confirmed)
         {
-            // On SSH.NET's receive thread, before the refusal's own event (OnRefused) is raised.
-            if (_gate.Answered(confirmed) is not { } change)
+            // Before the refusal's own event (OnRefused) is raised. target: which forward's open
+            // was answered (our channels); null: the oldest unanswered (SSH.NET's, on its receive thread).
+            if (_gate.Answered(target, confirmed) is not { } change)
             {
                 return;
             }
@@ -542,7 +543,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         session.ErrorOccurred += OnError;
         session.ServerAliveTimedOut += OnSilent;
         session.ChannelOpenFailed += OnRefused;
-        session.ChannelOpenAnswered += OnAnswered;
+        void OnSshNetAnswered(bool confirmed) => OnAnswered(null, confirmed);
+        session.ChannelOpenAnswered += OnSshNetAnswered;
         ForwardRoute[] ports;
         try
         {
@@ -552,16 +554,18 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         {
             var failed = new ForwardFailedEventArgs(ex);
             Raise(() => ForwardFailed?.Invoke(this, failed));
-            session.ChannelOpenAnswered -= OnAnswered;
+            session.ChannelOpenAnswered -= OnSshNetAnswered;
             DisposeInBackground(session);
             await Task.Delay(_healing.ReconnectDelay, _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return ex.Message;
         }
 
         var routeFailed = ports.Select((_, target) => new Action<SshForwardException>(e => OnRouteFailed(target, e))).ToArray();
+        var routeAnswered = ports.Select((_, target) => new Action<bool>(confirmed => OnAnswered(target, confirmed))).ToArray();
         for (var i = 0; i < ports.Length; i++)
         {
             ports[i].Failed += routeFailed[i];
+            ports[i].Answered += routeAnswered[i];
         }
 
         if (_reconnect.IsCancellationRequested)
@@ -609,12 +613,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             for (var i = 0; i < ports.Length; i++)
             {
                 ports[i].Failed -= routeFailed[i];
+                ports[i].Answered -= routeAnswered[i];
             }
 
             session.ErrorOccurred -= OnError;
             session.ServerAliveTimedOut -= OnSilent;
             session.ChannelOpenFailed -= OnRefused;
-            session.ChannelOpenAnswered -= OnAnswered;
+            session.ChannelOpenAnswered -= OnSshNetAnswered;
         }
 
         if (_stop.IsCancellationRequested)

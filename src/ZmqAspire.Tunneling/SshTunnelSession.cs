@@ -64,7 +64,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     internal ServerAliveProbe? ServerAlive => _serverAlive;
 
     /// <summary>
-    /// Raised synchronously on SSH.NET's receive thread when the server answers a channel open
+    /// Raised synchronously on SSH.NET's receive thread when the server answers an open of one of SSH.NET's channels (ours: <see cref="ForwardRoute.Answered"/>)
     /// (true: confirmed; false: refused), before the thread waiting for the answer is woken. For
     /// <see cref="ConnectionGate"/>; a handler must not block.
     /// </summary>
@@ -206,14 +206,13 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
                 session._serverSilent = true;
                 session._events.Post(() => session.ServerAliveTimedOut?.Invoke(session, new ServerAliveTimedOutEventArgs(silence)));
             });
-            // Every answer to a channel open, ours or SSH.NET's, feeds ChannelOpenAnswered (the
-            // self-healing forward's outage gate) on the receive thread. These handlers go first,
-            // so the gate has counted an answer before our channel's refusal (ChannelMux) is told.
-            // A late answer to one of our opens that timed out is not fed: the gate stopped
-            // waiting for it then (ConnectionGate.TimedOut), and it would be taken for another's.
+            // Every answer to an open of SSH.NET's channels feeds ChannelOpenAnswered (the
+            // self-healing forward's outage gate) on the receive thread, first, so that the gate
+            // has counted it before the refusal is reported. Our own channels (ChannelMux) report
+            // each answer on their route instead, matched to its open by channel number.
             ChannelOpenFailures.TrySubscribe(client, (channel, reason, description) =>
             {
-                if (session._mux?.IsAbandonedOpen(channel) != true)
+                if (!ChannelMux.IsOurs(channel))
                 {
                     session.ChannelOpenAnswered?.Invoke(false);
                 }
@@ -222,7 +221,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             });
             ChannelOpenConfirmations.TrySubscribe(client, channel =>
             {
-                if (session._mux?.IsAbandonedOpen(channel) != true)
+                if (!ChannelMux.IsOurs(channel))
                 {
                     session.ChannelOpenAnswered?.Invoke(true);
                 }

@@ -43,6 +43,10 @@ public sealed class UnansweringTargetTests(SshdFixture sshd, ITestOutputHelper o
 
         using var toSilent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await toSilent.ConnectAsync(IPAddress.Loopback, forward.LocalEndpoints[1].Port).WaitAsync(Functional);
+        // While that open waits, sshd answers a newer one to the working target first (out of order).
+        using var working2 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await working2.ConnectAsync(IPAddress.Loopback, forward.LocalEndpoints[0].Port).WaitAsync(Functional);
+        await EchoAsync(working2, "meanwhile");
         var (error, refusedWhenHeard) = await failed.Task.WaitAsync(Functional);
         output.WriteLine($"reported: {error.Message}; sessions {forward.SessionCount}, up {forward.IsUp}");
         Assert.Equal(silentEndpoint, error.Remote);
@@ -55,6 +59,26 @@ public sealed class UnansweringTargetTests(SshdFixture sshd, ITestOutputHelper o
         Assert.Equal(1, forward.SessionCount);
         Assert.True(forward.IsUp, "the session is not up");
         await EchoAsync(working, "after");
+
+        // The silent target now refuses (its listener is gone): each answer counts for its own
+        // target. Matched in order, the working target's answer above would have taken the silent
+        // one's place, and this refusal would have marked the working target unreachable.
+        filler.Dispose();
+        silent.Dispose();
+        using var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await refused.ConnectAsync(IPAddress.Loopback, forward.LocalEndpoints[1].Port).WaitAsync(Functional);
+        try
+        {
+            Assert.Equal(0, await refused.ReceiveAsync(new byte[16].AsMemory()).AsTask().WaitAsync(Functional));
+        }
+        catch (SocketException)
+        {
+            // Reset: closed all the same.
+        }
+
+        Assert.True(forward.IsRefused(1), "the refusing target is not marked unreachable");
+        Assert.False(forward.IsRefused(0), "the working target was marked unreachable by the other target's refusal");
+        await EchoAsync(working2, "still");
     }
 
     private static async Task EchoAsync(Socket socket, string text)
