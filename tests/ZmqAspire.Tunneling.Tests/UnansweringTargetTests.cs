@@ -23,13 +23,8 @@ public sealed class UnansweringTargetTests(SshdFixture sshd, ITestOutputHelper o
     public async Task A_target_that_does_not_answer_is_marked_unreachable_and_the_other_targets_keep_their_session_and_connections()
     {
         using var echo = EchoServer.Start();
-        // Backlog 0: one queued connection fills it; later SYNs are dropped and sshd's connect hangs.
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        silent.Listen(0);
-        var silentEndpoint = new TcpEndpoint("127.0.0.1", ((IPEndPoint)silent.LocalEndPoint!).Port);
-        using var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await filler.ConnectAsync(silent.LocalEndPoint!).WaitAsync(Functional);
+        using var silent = await HangingTarget.StartAsync(Functional);
+        var silentEndpoint = silent.Endpoint;
 
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519, connectTimeout: OpenTimeout), [echo.Endpoint, silentEndpoint]);
         var failed = new TaskCompletionSource<(SshForwardException Error, bool Refused)>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -63,7 +58,6 @@ public sealed class UnansweringTargetTests(SshdFixture sshd, ITestOutputHelper o
         // The silent target now refuses (its listener is gone): each answer counts for its own
         // target. Matched in order, the working target's answer above would have taken the silent
         // one's place, and this refusal would have marked the working target unreachable.
-        filler.Dispose();
         silent.Dispose();
         using var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await refused.ConnectAsync(IPAddress.Loopback, forward.LocalEndpoints[1].Port).WaitAsync(Functional);
