@@ -155,8 +155,13 @@ internal sealed partial class ChannelMux : IDisposable
             return;
         }
 
-        // The answer to this very open (RFC 4254 section 5.1 names our channel), before the refusal is reported.
-        route.OnAnswered(confirmed: refusal is null);
+        // The answer to this very open (RFC 4254 section 5.1 names our channel), before the refusal
+        // is reported. Neither (aborted while opening: the session went, or the forward closed): no answer.
+        if (refusal is not null || channel.WasConfirmed)
+        {
+            route.OnAnswered(confirmed: refusal is null);
+        }
+
         if (refusal is not null)
         {
             route.Report(refusal);

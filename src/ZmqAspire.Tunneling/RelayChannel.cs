@@ -87,6 +87,18 @@ internal sealed partial class RelayChannel
         socket.NoDelay = true;
     }
 
+    /// <summary>Gets a value indicating whether the server confirmed our open (SSH_MSG_CHANNEL_OPEN_CONFIRMATION).</summary>
+    public bool WasConfirmed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _open;
+            }
+        }
+    }
+
     /// <summary>Gets our channel number.</summary>
     public uint LocalId { get; }
 
