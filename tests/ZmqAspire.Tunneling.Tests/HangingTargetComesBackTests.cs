@@ -75,6 +75,38 @@ public sealed class HangingTargetComesBackTests(SshdFixture sshd, ITestOutputHel
         await EchoAsync(fresh, "fresh");
     }
 
+    /// <summary>
+    /// A target slow to accept, but answering within the open timeout: replays
+    /// int128/gradle-ssh-plugin#250 (a host that takes long to open a channel must not fail
+    /// before the configured timeout). sshd's connect hangs (its SYN is dropped) until the target
+    /// accepts again 2 s later, well within the 5 s open timeout: the connection relays and the
+    /// target is not marked unreachable.
+    /// </summary>
+    [Fact]
+    public async Task A_target_that_answers_slowly_within_the_open_timeout_relays_and_is_not_marked_unreachable()
+    {
+        var slowTimeout = TimeSpan.FromSeconds(5);
+        using var echo = EchoServer.Start();
+        using var slow = HangingTarget.Start();
+        await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519, connectTimeout: slowTimeout), [echo.Endpoint, slow.Endpoint]);
+        var failures = 0;
+        forward.ForwardFailed += (_, _) => Interlocked.Increment(ref failures);
+        await forward.WaitUntilUpAsync(Functional);
+
+        var watch = Stopwatch.StartNew();
+        using var client = await ConnectAsync(forward.LocalEndpoints[1].Port);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        slow.ComeBack();
+        await EchoAsync(client, "slow");
+        var answered = watch.Elapsed;
+        output.WriteLine($"relayed {answered.TotalSeconds:0.0} s after the connect (open timeout {slowTimeout.TotalSeconds:0} s); ForwardFailed {Volatile.Read(ref failures)}x; sessions {forward.SessionCount}");
+
+        Assert.True(answered > TimeSpan.FromSeconds(2), $"relayed after {answered.TotalSeconds:0.0} s: the target was not slow");
+        Assert.Equal(0, Volatile.Read(ref failures));
+        Assert.False(forward.IsRefused(1), "the slow target was marked unreachable");
+        Assert.Equal(1, forward.SessionCount);
+    }
+
     private static async Task<Socket> ConnectAsync(int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
