@@ -58,7 +58,8 @@ public sealed class HangingTargetBurstTests(SshdFixture sshd, ITestOutputHelper 
         watch.Restart();
         var second = await Task.WhenAll(Enumerable.Range(0, SecondBurst).Select(_ => ConnectAndTimeCloseAsync(forward.LocalEndpoints[1].Port)));
         var secondDone = watch.Elapsed;
-        var closedAtOnce = second.Count(t => t < TimeSpan.FromMilliseconds(300));
+        // A held client waits at least for its open (3 s): 1 s tells the two apart with room for a busy machine.
+        var closedAtOnce = second.Count(t => t < TimeSpan.FromSeconds(1));
         await EchoAsync(working, "during");
         var abandoned = mux.ChannelCount;
         var threadsDuring = Process.GetCurrentProcess().Threads.Count;
@@ -77,7 +78,7 @@ public sealed class HangingTargetBurstTests(SshdFixture sshd, ITestOutputHelper 
         var threadsAfter = Process.GetCurrentProcess().Threads.Count;
         output.WriteLine(
             $"burst 1: {Burst} clients closed after {first.Min().TotalSeconds:0.0}-{first.Max().TotalSeconds:0.0} s (all in {firstDone.TotalSeconds:0.0} s, open timeout {OpenTimeout.TotalSeconds:0} s); " +
-            $"burst 2: {SecondBurst} clients, {closedAtOnce} closed within 0.3 s, the rest after up to {second.Max().TotalSeconds:0.0} s (all in {secondDone.TotalSeconds:0.0} s); " +
+            $"burst 2: {SecondBurst} clients, {closedAtOnce} closed within 1 s, the rest after up to {second.Max().TotalSeconds:0.0} s (all in {secondDone.TotalSeconds:0.0} s); " +
             $"peak channels {peakChannels}, abandoned channels before the target returned {abandoned}; {drain.Elapsed.TotalSeconds:0.0} s after it returned: channels {mux.ChannelCount} (baseline {baseline}), " +
             $"target accepted {hanging.Accepted} and holds {hanging.Open} open; sshd session processes {serverProcesses} -> {sshd.SessionProcesses().Count}; " +
             $"threads {threadsBefore} -> {threadsDuring} -> {threadsAfter}; sessions {forward.SessionCount}");
@@ -95,8 +96,10 @@ public sealed class HangingTargetBurstTests(SshdFixture sshd, ITestOutputHelper 
 
     private static async Task<TimeSpan> ConnectAndTimeCloseAsync(int port)
     {
-        using var socket = await ConnectAsync(port);
+        // From before the connect: on a busy machine a burst's connects complete late, after the
+        // forward has already accepted them and started their opens' timeouts.
         var watch = Stopwatch.StartNew();
+        using var socket = await ConnectAsync(port);
         try
         {
             var n = await socket.ReceiveAsync(new byte[16].AsMemory()).AsTask().WaitAsync(TimeSpan.FromSeconds(60));
