@@ -69,41 +69,6 @@ internal sealed class EchoServer : IDisposable
     }
 }
 
-/// <summary>
-/// A loopback target whose connects hang, as one gone from the network: its listener's backlog
-/// (0) is filled by one connection, so later SYNs are dropped and sshd's connect waits (its open
-/// stays unanswered) until a SYN retransmission finds room. <see cref="Listener"/> can accept
-/// them later; disposing it makes the target refuse.
-/// </summary>
-internal sealed class HangingTarget : IDisposable
-{
-    private readonly Socket _filler = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-
-    private HangingTarget()
-    {
-        Listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        Listener.Listen(0);
-    }
-
-    /// <summary>Gets the listening socket (accept from it to let the hung connects through).</summary>
-    public Socket Listener { get; } = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-
-    public TcpEndpoint Endpoint => new("127.0.0.1", ((IPEndPoint)Listener.LocalEndPoint!).Port);
-
-    public static async Task<HangingTarget> StartAsync(TimeSpan timeout)
-    {
-        var target = new HangingTarget();
-        await target._filler.ConnectAsync(target.Listener.LocalEndPoint!).WaitAsync(timeout);
-        return target;
-    }
-
-    public void Dispose()
-    {
-        _filler.Dispose();
-        Listener.Dispose();
-    }
-}
-
 /// <summary>A loopback TCP server that writes to each connection without pause, counting the bytes the kernel took.</summary>
 internal sealed class FloodServer : IDisposable
 {

@@ -23,7 +23,7 @@ public sealed class UnansweringTargetTests(SshdFixture sshd, ITestOutputHelper o
     public async Task A_target_that_does_not_answer_is_marked_unreachable_and_the_other_targets_keep_their_session_and_connections()
     {
         using var echo = EchoServer.Start();
-        using var silent = await HangingTarget.StartAsync(Functional);
+        using var silent = HangingTarget.Start();
         var silentEndpoint = silent.Endpoint;
 
         await using var forward = SelfHealingForward.Start(sshd.Options(ClientKey.Ed25519, connectTimeout: OpenTimeout), [echo.Endpoint, silentEndpoint]);
