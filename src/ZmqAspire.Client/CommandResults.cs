@@ -17,9 +17,12 @@ public sealed record CommandAccepted(string Message);
 
 /// <summary>
 /// Serialization of the command answers by the System.Text.Json source generator: the client
-/// is published trimmed, where reflection-based serialization is off (an anonymous type fails).
+/// is published trimmed, where reflection-based serialization is off (an anonymous type fails,
+/// and so did the ProblemDetails of <c>Results.Problem</c> until this context was registered in
+/// Program.cs).
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(SendRequestResult))]
 [JsonSerializable(typeof(CommandAccepted))]
+[JsonSerializable(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails))]
 internal sealed partial class CommandJsonContext : JsonSerializerContext;

@@ -22,6 +22,9 @@ builder.Services.AddSingleton(services => services.GetRequiredService<SshTunnel>
 builder.Services.AddSingleton<ClientCommands>();
 builder.Services.AddSingleton<RequestLoop>();
 builder.Services.AddHostedService<RequestClient>();
+// Trimmed, the client has no reflection-based JSON: the command answers' metadata, with the
+// ProblemDetails of a 503 (without it the reason was lost: the answer failed while being written).
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, CommandJsonContext.Default));
 
 // The request log: one entry per request from HTTP logging, which health probes opt out of by
 // endpoint (HttpLoggingFields.None below): the container engine and the AppHost probe /health

@@ -140,10 +140,19 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         await Docker.PauseAsync(bastion);
         TimeSpan detect;
         bool unhealthy;
+        var refusedStatus = 0;
+        var refusedBody = "";
         try
         {
             unhealthy = await WaitForStatusAsync(http, "Unhealthy", TimeSpan.FromSeconds(30));
             detect = DateTimeOffset.UtcNow - paused;
+            // A request asked for now is refused at once, and says why.
+            using (var refused = await http.PostAsync("/commands/send-request", null))
+            {
+                refusedStatus = (int)refused.StatusCode;
+                refusedBody = await refused.Content.ReadAsStringAsync();
+            }
+
             await Task.Delay(TimeSpan.FromSeconds(10));
         }
         finally
@@ -157,6 +166,8 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         await ReportAsync(string.Create(CultureInfo.InvariantCulture,
             $"| bastion `docker pause` 10 s, idle | 0 | 0 | 0 | 0 | 0 | {detect.TotalSeconds:0.0} (Unhealthy) | {recover.TotalSeconds:0.0} (Healthy) | |"));
         Assert.True(unhealthy && detect <= TimeSpan.FromSeconds(5), $"Unhealthy {unhealthy}, after {detect.TotalSeconds:0.0} s");
+        Assert.Equal(503, refusedStatus);
+        Assert.Equal("the SSH tunnel is down", ProblemDetail(refusedBody));
         // The 2 s for recovery is a figure (1.1 s on a quiet machine, 3.7 s once during a
         // full CI run at high load), printed above and in docs/reliability.md; the test asserts a
         // recovery that the next login attempt brings, not the machine's speed.
@@ -198,6 +209,8 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         var detect = unhealthyAt is { } at ? (at - pausedAt).TotalSeconds : double.NaN;
         await ReportAsync(run.Row("bastion `docker pause` 20 s, busy", twice, $"Unhealthy after {detect:0.0} s", detect));
         Assert.Equal(0, run.Lost);
+        // Failed clearly: a 503 whose problem details say why (the trimmed client once lost them).
+        Assert.All(run.FailureBodies, body => Assert.False(string.IsNullOrWhiteSpace(ProblemDetail(body)), $"a failed request without its reason: '{body}'"));
         Assert.Equal(0, twice);
         Assert.True(detect <= 5, $"Unhealthy after {detect:0.0} s");
         Assert.True(run.RecoverSeconds <= 5, $"first reply {run.RecoverSeconds:0.0} s after unpause");
@@ -296,6 +309,7 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
             all.Count,
             [.. all.Where(r => r.Ok).Select(r => r.Sequence!.Value)],
             failed.Count,
+            [.. failed.Select(f => f.Body)],
             all.Count(r => r.Body.StartsWith("lost", StringComparison.Ordinal)),
             before,
             during,
@@ -346,6 +360,18 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
         }
 
         await File.AppendAllTextAsync(file, row + "\n");
+    }
+
+    private static string? ProblemDetail(string body)
+    {
+        try
+        {
+            return JsonDocument.Parse(body).RootElement.TryGetProperty("detail", out var detail) ? detail.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static async Task<string?> StatusAsync(HttpClient http)
@@ -406,7 +432,7 @@ public sealed partial class ReplicaFaultTests(ReplicaFaultFixture fixture, ITest
 
     private sealed record Outcome(DateTimeOffset Sent, DateTimeOffset Done, bool Ok, long? Sequence, string Body);
 
-    private sealed record LoadRun(DateTimeOffset FaultAt, int Sent, List<long> Answered, int Failed, int Lost, double Before, double During, DateTimeOffset RestoredAt, double RecoverSeconds)
+    private sealed record LoadRun(DateTimeOffset FaultAt, int Sent, List<long> Answered, int Failed, List<string> FailureBodies, int Lost, double Before, double During, DateTimeOffset RestoredAt, double RecoverSeconds)
     {
         public double ThroughputRatio => Before > 0 ? During / Before : 0;
 

@@ -113,26 +113,7 @@ public sealed class HangingTargetBurstTests(SshdFixture sshd, ITestOutputHelper 
         return watch.Elapsed;
     }
 
-    private static async Task<Socket> ConnectAsync(int port)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Functional);
-        return socket;
-    }
+    private static Task<Socket> ConnectAsync(int port) => LoopbackEcho.ConnectAsync(port, Functional);
 
-    private static async Task EchoAsync(Socket socket, string text)
-    {
-        var sent = System.Text.Encoding.ASCII.GetBytes(text);
-        await socket.SendAsync(sent.AsMemory()).AsTask().WaitAsync(Functional);
-        var back = new byte[sent.Length];
-        var got = 0;
-        while (got < back.Length)
-        {
-            var n = await socket.ReceiveAsync(back.AsMemory(got)).AsTask().WaitAsync(Functional);
-            Assert.True(n > 0, $"the relay closed before echoing '{text}'");
-            got += n;
-        }
-
-        Assert.Equal(sent, back);
-    }
+    private static Task EchoAsync(Socket socket, string text) => LoopbackEcho.RoundTripAsync(socket, text, Functional);
 }

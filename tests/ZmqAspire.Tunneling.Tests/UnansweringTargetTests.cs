@@ -75,19 +75,5 @@ public sealed class UnansweringTargetTests(SshdFixture sshd, ITestOutputHelper o
         await EchoAsync(working2, "still");
     }
 
-    private static async Task EchoAsync(Socket socket, string text)
-    {
-        var sent = System.Text.Encoding.ASCII.GetBytes(text);
-        await socket.SendAsync(sent.AsMemory()).AsTask().WaitAsync(Functional);
-        var back = new byte[sent.Length];
-        var got = 0;
-        while (got < back.Length)
-        {
-            var n = await socket.ReceiveAsync(back.AsMemory(got)).AsTask().WaitAsync(Functional);
-            Assert.True(n > 0, $"the relay closed before echoing '{text}'");
-            got += n;
-        }
-
-        Assert.Equal(sent, back);
-    }
+    private static Task EchoAsync(Socket socket, string text) => LoopbackEcho.RoundTripAsync(socket, text, Functional);
 }
