@@ -53,7 +53,16 @@ public sealed partial class AspireRunTests(BrowserFixture browser)
             try
             {
                 // The client row: the resources have rendered, and with them any notification.
-                await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = "client" }).First).ToBeVisibleAsync(new() { Timeout = 120_000 });
+                var clientRow = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "client" }).First;
+                if (!await VisibleWithinAsync(clientRow, 120_000) && await page.GetByText("An unhandled error has occurred.").IsVisibleAsync())
+                {
+                    // The dashboard's Blazor page failed before any resource came (seen once in a CI
+                    // run under `aspire run`: "No resources found", "An unhandled error has occurred.
+                    // Reload"). Its own bar asks for a reload, as a user would do: once.
+                    await page.ReloadAsync();
+                }
+
+                await Expect(clientRow).ToBeVisibleAsync(new() { Timeout = 120_000 });
                 await browser.ScreenshotAsync(page, "started-by-" + command.Split(' ')[1]);
 
                 // The message bar area above every page, and no banner in it (the certificate
@@ -82,6 +91,19 @@ public sealed partial class AspireRunTests(BrowserFixture browser)
         Assert.DoesNotContain("No trusted", text, StringComparison.OrdinalIgnoreCase); // the AppHost's warning
         Assert.True(File.Exists(Path.Combine(root, "aspire.config.json")), "aspire.config.json, the CLI's project file, is committed at the root");
         Assert.Equal(untrackedBefore, await UntrackedAsync(root));
+    }
+
+    private static async Task<bool> VisibleWithinAsync(ILocator locator, float milliseconds)
+    {
+        try
+        {
+            await locator.WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = milliseconds });
+            return true;
+        }
+        catch (PlaywrightException)
+        {
+            return false;
+        }
     }
 
     private static void Collect(string line, ConcurrentQueue<string> output, TaskCompletionSource<Uri> loginUrl)
