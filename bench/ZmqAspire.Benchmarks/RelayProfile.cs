@@ -9,7 +9,8 @@ namespace ZmqAspire.Benchmarks;
 /// <c>ZMQASPIRE_BENCH_PROFILE=1</c>: CPU time and times scheduled (wake-ups) per message of the
 /// threads of this process, of the helper process (ssh, zmq-tunnel) and of sshd's session
 /// processes, from <c>/proc/PID/task/TID/schedstat</c> (CPU) and <c>status</c> (voluntary
-/// context switches: a thread that slept and was woken, and the involuntary ones: preempted); and for our in-process tunnel, the
+/// context switches: a thread that slept and was woken, and the involuntary ones: preempted),
+/// with each thread's read-type and write-type system calls (<c>io</c>); and for our in-process tunnel, the
 /// relay's counters (<see cref="RelayCounters"/>): local reads, SSH data messages, window adjusts.
 /// Each thread's CPU is also given as a share of the measurement's wall-clock time
 /// (<c>busy</c>, CPU s / wall s): a thread near 100 % is the one that bounds a stream; that
@@ -93,14 +94,15 @@ internal sealed class RelayProfile : IDisposable
         _stop.Set();
         _sampler.Join();
         Sample(initial: false);
-        var used = new Dictionary<string, (double Ns, long Slices, long Preemptions)>();
+        var used = new Dictionary<string, (double Ns, long Slices, long Preemptions, long Reads, long Writes)>();
         lock (_threads)
         {
             foreach (var t in _threads.Values)
             {
                 var name = t.Name ?? "?";
                 var sum = used.GetValueOrDefault(name);
-                used[name] = (sum.Ns + t.LastNs - t.FirstNs, sum.Slices + t.LastSlices - t.FirstSlices, sum.Preemptions + t.LastPreemptions - t.FirstPreemptions);
+                used[name] = (sum.Ns + t.LastNs - t.FirstNs, sum.Slices + t.LastSlices - t.FirstSlices, sum.Preemptions + t.LastPreemptions - t.FirstPreemptions,
+                    sum.Reads + t.LastReads - t.FirstReads, sum.Writes + t.LastWrites - t.FirstWrites);
             }
         }
 
@@ -113,12 +115,12 @@ internal sealed class RelayProfile : IDisposable
             text.Append(CultureInfo.InvariantCulture, $" [helper: all threads] {(ProcessCpuMs(_helper) - _helperTotalMs) * 1000 / messages:0.00} us CPU;");
         }
 
-        foreach (var (name, (ns, slices, preemptions)) in used.Where(t => !t.Key.EndsWith("/" + SamplerName, StringComparison.Ordinal)).OrderByDescending(t => t.Value.Ns))
+        foreach (var (name, (ns, slices, preemptions, reads, writes)) in used.Where(t => !t.Key.EndsWith("/" + SamplerName, StringComparison.Ordinal)).OrderByDescending(t => t.Value.Ns))
         {
             var cpu = ns / 1000.0 / messages;
             if (cpu >= 0.05)
             {
-                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU ({ns / wallNs:0%} busy), {slices / (double)messages:0.000} wake-ups, {preemptions / (double)messages:0.000} preempted;");
+                text.Append(CultureInfo.InvariantCulture, $" [{name}] {cpu:0.00} us CPU ({ns / wallNs:0%} busy), {slices / (double)messages:0.000} wake-ups, {preemptions / (double)messages:0.000} preempted, {reads / (double)messages:0.000} reads, {writes / (double)messages:0.000} writes;");
             }
         }
 
@@ -204,16 +206,26 @@ internal sealed class RelayProfile : IDisposable
                             var slices = ReadNumber(seen.StatusPath, "voluntary_ctxt_switches:");
                             // Preempted while runnable: by the thread it had just woken, or by other load.
                             var preemptions = ReadNumber(seen.StatusPath, "nonvoluntary_ctxt_switches:");
+                            // Read-type and write-type system calls (/proc's io accounting): read(2)/write(2) and
+                            // their vector forms, which ssh and sshd use for their sockets, so they tell how many
+                            // messages each of their reads or writes carried. recvfrom/sendto (.NET's sockets,
+                            // NetMQ, our relay) are not counted there: those threads show 0.
+                            var reads = ReadNumber(seen.IoPath, "syscr:");
+                            var writes = ReadNumber(seen.IoPath, "syscw:");
                             if (seen.FirstNs < 0)
                             {
                                 seen.FirstNs = ns;
                                 seen.FirstSlices = slices;
                                 seen.FirstPreemptions = preemptions;
+                                seen.FirstReads = reads;
+                                seen.FirstWrites = writes;
                             }
 
                             seen.LastNs = ns;
                             seen.LastSlices = slices;
                             seen.LastPreemptions = preemptions;
+                            seen.LastReads = reads;
+                            seen.LastWrites = writes;
                         }
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
@@ -280,6 +292,8 @@ internal sealed class RelayProfile : IDisposable
 
         public string StatusPath { get; } = Path.Combine(task, "status");
 
+        public string IoPath { get; } = Path.Combine(task, "io");
+
         public string? Name { get; set; }
 
         public double FirstNs { get; set; } = initial ? -1 : 0;
@@ -293,5 +307,13 @@ internal sealed class RelayProfile : IDisposable
         public long FirstPreemptions { get; set; }
 
         public long LastPreemptions { get; set; }
+
+        public long FirstReads { get; set; }
+
+        public long LastReads { get; set; }
+
+        public long FirstWrites { get; set; }
+
+        public long LastWrites { get; set; }
     }
 }
