@@ -35,6 +35,45 @@ public sealed class LifetimeTests(CliSshdFixture sshd, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SIGTERM_closes_within_a_second_when_the_bastion_is_frozen()
+    {
+        // A bastion that stopped answering (its session processes stopped, as a VM paused or a
+        // host swapping to death would leave them): nothing it owes us may hold up the exit.
+        using var server = ReplyServer.Start();
+        var before = sshd.SessionProcesses();
+        using var tunnel = TunnelProcess.Start([sshd.Server, server.Endpoint, "--host-key", sshd.HostKeyFingerprint, "--identity", sshd.KeyPath]);
+        var port = Assert.Single(await tunnel.WaitForForwardsAsync(1, Generous));
+        Roundtrip(port, server, tunnel);
+        var session = sshd.SessionProcesses().Except(before).ToList();
+        Assert.NotEmpty(session);
+        var frozen = session.Concat(ProcFs.ParentIds().Where(p => session.Contains(p.Value)).Select(p => p.Key)).ToList();
+        ProcessRunner.RunChecked("/bin/kill", ["-STOP", .. frozen.Select(p => p.ToString(CultureInfo.InvariantCulture))]);
+        try
+        {
+            // A connection open across the freeze: its relay waits on the frozen session too.
+            using var req = new RequestSocket();
+            req.Options.Linger = TimeSpan.Zero;
+            req.Connect(string.Create(CultureInfo.InvariantCulture, $"tcp://127.0.0.1:{port}"));
+            req.SendFrame("Hello");
+            Assert.False(req.TryReceiveFrameString(TimeSpan.FromSeconds(1), out _), "a reply came through a frozen bastion");
+
+            var watch = Stopwatch.StartNew();
+            tunnel.Signal("TERM");
+            await tunnel.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            watch.Stop();
+            output.WriteLine($"SIGTERM with the bastion frozen: exited {watch.ElapsedMilliseconds} ms after the signal, exit code {tunnel.Process.ExitCode}");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"exited {watch.ElapsedMilliseconds} ms after SIGTERM\n{tunnel.Describe}");
+            Assert.True(tunnel.Process.ExitCode == 0, tunnel.Describe);
+            Assert.Empty(TunnelProcess.ListeningSockets(port));
+        }
+        finally
+        {
+            // Our own freeze undone, so that the session ends and the fixture's sshd stays usable.
+            ProcessRunner.Run("/bin/kill", ["-CONT", .. frozen.Select(p => p.ToString(CultureInfo.InvariantCulture))]);
+        }
+    }
+
+    [Fact]
     public async Task SIGTERM_in_child_mode_is_passed_to_the_child_and_its_exit_code_returned()
     {
         using var server = ReplyServer.Start();
