@@ -110,7 +110,8 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     /// Raised when connections to a target cannot be relayed: once when the SSH server starts
     /// refusing its channels (the target is down or not permitted, RFC 4254 section 5.1; not
     /// again for each refusal until <see cref="ForwardRecovered"/>), and whenever SSH.NET reports
-    /// an error relaying a connection. On a thread-pool thread.
+    /// an error relaying a connection. Not raised for the session's loss, which cuts every
+    /// target's connections at once: <see cref="Disconnected"/> reports it, once. On a thread-pool thread.
     /// </summary>
     public event EventHandler<ForwardFailedEventArgs>? ForwardFailed;
 
