@@ -165,7 +165,9 @@ internal sealed class ConnectionGate
     /// Records that the SSH server did not answer a channel open to <paramref name="target"/> in
     /// time: the target is treated as refused (held connections wait for the backoff), and the
     /// open no longer waits for an answer, so that later answers still match their own opens.
-    /// Returns the target when an outage starts with it; null otherwise.
+    /// Returns true when an outage of the target starts with this timeout (it was not refused
+    /// or timed out already): the caller reports it then, once per outage, as refusals are
+    /// (<see cref="Answered"/>).
     /// </summary>
     /// <remarks>
     /// OpenSSH's sshd answers a direct-tcpip open only when its connect to the target completes
@@ -173,12 +175,12 @@ internal sealed class ConnectionGate
     /// neighbour entry still cached) the SYNs go unanswered for about two minutes. The target is
     /// what is slow, not the server.
     /// </remarks>
-    public (int Target, bool Reachable)? TimedOut(int target)
+    public bool TimedOut(int target)
     {
         lock (_lock)
         {
             TakeOpening(target);
-            return Unreachable(_lanes[target], target);
+            return Unreachable(_lanes[target], target) is not null;
         }
     }
 

@@ -8,22 +8,31 @@ namespace ZmqAspire.Tunneling;
 /// forward open on the session, and the session's channel multiplexer when our own channels are
 /// in use (<see cref="ChannelMux"/>; null: SSH.NET's channels relay, through the port). Failures
 /// of this forward's channels are reported here, and only here, so that each names its own
-/// target and reaches its own forward, however many forwards the session carries.
+/// target and reaches its own forward, however many forwards the session carries; the session's
+/// loss is not one of them (the session reports it once, through its own event).
 /// </summary>
 internal sealed class ForwardRoute
 {
     private volatile bool _closed;
 
-    public ForwardRoute(TcpEndpoint remote, ForwardedPortLocal port, ChannelMux? mux)
+    /// <summary>Creates the route and listens to the port's errors.</summary>
+    /// <param name="remote">The target as the SSH server sees it.</param>
+    /// <param name="port">SSH.NET's port for the forward.</param>
+    /// <param name="mux">The session's multiplexer, or null when SSH.NET's channels are used.</param>
+    /// <param name="isSessionLoss">Tells whether an error the port raised is the session's loss (<see cref="SshTunnelSession.IsSessionLoss"/>).</param>
+    public ForwardRoute(TcpEndpoint remote, ForwardedPortLocal port, ChannelMux? mux, Func<Exception, bool> isSessionLoss)
     {
         Remote = remote;
         Port = port;
         Mux = mux;
         // SSH.NET's own channel code (the fallback) reports through the port, including the
-        // local client's own reset or close seen while writing to it: that is no failure.
+        // local client's own reset or close seen while writing to it: that is no failure. So is
+        // the session's loss, which SSH.NET hands to every started port, with a connection or
+        // none: the session reports it through its own event (SshTunnelSession.ErrorOccurred,
+        // SelfHealingForward.Disconnected); here it would name each target as failed.
         port.Exception += (_, e) =>
         {
-            if (!IsLocalEnd(e.Exception))
+            if (!IsLocalEnd(e.Exception) && !isSessionLoss(e.Exception))
             {
                 Report(new SshForwardException(remote, e.Exception.Message, e.Exception));
             }

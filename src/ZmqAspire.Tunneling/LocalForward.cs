@@ -21,14 +21,17 @@ public sealed class LocalForward : IDisposable
         LocalEndpoint = new TcpEndpoint(IPAddress.Loopback.ToString(), LocalPort);
         // Every failure of this forward's connections, and only of its own (ForwardRoute): a
         // refused channel, a channel open the server did not answer, or SSH.NET's channel
-        // errors when its channels are in use. Never the close asked for by Dispose.
+        // errors when its channels are in use. Never the close asked for by Dispose, nor the
+        // session's loss (the session's own ErrorOccurred).
         route.Failed += e => Failed?.Invoke(this, new ForwardFailedEventArgs(e));
     }
 
     /// <summary>
-    /// Raised when a connection could not be relayed through this forward, for example when the
-    /// SSH session fails while a channel is being opened. Not raised for a connection the local
-    /// client resets or closes, nor for connections closed by <see cref="Dispose"/>.
+    /// Raised when a connection could not be relayed through this forward: its channel was
+    /// refused, or not answered in time, or SSH.NET's channel failed relaying it. Not raised for
+    /// a connection the local client resets or closes, for connections closed by
+    /// <see cref="Dispose"/>, nor for the SSH session's loss, which ends every forward's
+    /// connections at once and is reported once, by <see cref="SshTunnelSession.ErrorOccurred"/>.
     /// </summary>
     /// <remarks>
     /// A channel the SSH server refuses to open (the target is down, or the server's

@@ -108,9 +108,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Raised when connections to a target cannot be relayed: once when the SSH server starts
-    /// refusing its channels (the target is down or not permitted, RFC 4254 section 5.1; not
-    /// again for each refusal until <see cref="ForwardRecovered"/>), and whenever SSH.NET reports
-    /// an error relaying a connection. On a thread-pool thread.
+    /// refusing its channels (the target is down or not permitted, RFC 4254 section 5.1) or
+    /// leaves one unanswered for <see cref="SshTunnelOptions.ConnectTimeout"/> (the target hangs),
+    /// not again for each refusal or timeout until <see cref="ForwardRecovered"/>; and whenever
+    /// SSH.NET reports an error relaying a connection. Not raised for the session's loss, which cuts every
+    /// target's connections at once: <see cref="Disconnected"/> reports it, once. On a thread-pool thread.
     /// </summary>
     public event EventHandler<ForwardFailedEventArgs>? ForwardFailed;
 
@@ -525,7 +527,7 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
             {
                 // No answer to the channel open in time. Counted before ForwardFailed is raised, so
                 // that IsRefused says so when it is heard: work goes to the other targets.
-                _gate.TimedOut(target);
+                var outageStarts = _gate.TimedOut(target);
                 if (session.ServerAlive is null)
                 {
                     // Without the keep-alive probe this is the only sign of a server that stopped
@@ -533,6 +535,13 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
                     // its probes is alive, and its connect to this target is what hangs (a replica
                     // gone from the network: sshd answers the open only when its SYNs time out).
                     lost.TrySetResult($"the SSH server did not answer a channel open within {_options.ConnectTimeout.TotalSeconds:0.###} s");
+                }
+
+                // Once per outage of a target, as refusals (OnRefused): the opens that time out
+                // while it stays down, each held for the backoff, are not news.
+                if (!outageStarts)
+                {
+                    return;
                 }
             }
 

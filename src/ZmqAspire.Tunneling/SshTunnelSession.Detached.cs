@@ -44,7 +44,7 @@ public sealed partial class SshTunnelSession
                 throw new SshForwardException(remote, ex.Message, ex);
             }
 
-            var route = new ForwardRoute(remote, port, _mux);
+            var route = new ForwardRoute(remote, port, _mux, IsSessionLoss);
             _detached.Add(route);
             return route;
         }

@@ -29,6 +29,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private ServerAliveProbe? _serverAlive;
     private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
     private volatile bool _serverSilent;
+    private Exception? _lostTo;
     private bool _disposed;
     private int _disposeStarted;
 
@@ -40,8 +41,14 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         Server = server;
         HostKeyFingerprint = fingerprint;
         // SSH.NET raises this on its receive thread, which Dispose (Disconnect) waits for: a
-        // handler that disposed the session there would wait for itself.
-        _client.ErrorOccurred += (_, e) => _events.Post(() => ErrorOccurred?.Invoke(this, new SshSessionErrorEventArgs(e.Exception)));
+        // handler that disposed the session there would wait for itself. The error is recorded
+        // first, on that thread: SSH.NET hands the same error to every forwarded port next (its
+        // client subscribed before any port), and IsSessionLoss must know it by then.
+        _client.ErrorOccurred += (_, e) =>
+        {
+            Interlocked.CompareExchange(ref _lostTo, e.Exception, null);
+            _events.Post(() => ErrorOccurred?.Invoke(this, new SshSessionErrorEventArgs(e.Exception)));
+        };
     }
 
     /// <summary>
@@ -69,6 +76,18 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <see cref="ConnectionGate"/>; a handler must not block.
     /// </summary>
     internal event Action<bool>? ChannelOpenAnswered;
+
+    /// <summary>
+    /// Tells whether <paramref name="error"/>, raised on a forwarded port, is this session's loss
+    /// rather than a failure of one connection: SSH.NET hands the session's error to every
+    /// forwarded port's <c>Exception</c> event, also to ports with no connection at all. Its
+    /// session errors are <see cref="SshConnectionException"/> (the server closed or reset the
+    /// connection, sent SSH_MSG_DISCONNECT, or the session is no longer connected when a channel
+    /// waits on it); anything else its receive loop throws (a malformed packet, say) is raised
+    /// through <see cref="ErrorOccurred"/> first. Once the session has reported its loss, every
+    /// error of its channels follows from it.
+    /// </summary>
+    internal bool IsSessionLoss(Exception error) => error is SshConnectionException || Volatile.Read(ref _lostTo) is not null;
 
     /// <summary>Gets the SSH server this session is logged in to.</summary>
     public SshServerAddress Server { get; }
@@ -288,7 +307,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
             }
 
             var port = new ForwardedPortLocal("127.0.0.1", 0, remote.Host, (uint)remote.Port);
-            var route = new ForwardRoute(remote, port, _mux);
+            var route = new ForwardRoute(remote, port, _mux, IsSessionLoss);
             ForwardListener? listener;
             try
             {

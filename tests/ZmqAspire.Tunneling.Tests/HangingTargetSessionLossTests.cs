@@ -75,9 +75,9 @@ public sealed class HangingTargetSessionLossTests(SshdFixture sshd, ITestOutputH
         Assert.Equal(hanging.Endpoint, recoveredRemote);
         Assert.False(forward.IsRefused(1), "the returned target is still marked unreachable");
         Assert.False(forward.IsRefused(0), "the working target was marked unreachable");
-        // The working target may hear of the session loss itself (SSH.NET reports the session's
-        // error through every forwarded port: seen in 1 of 3 runs), but of nothing else.
-        Assert.All(failures.Where(f => f.Remote == echo.Endpoint), f => Assert.IsType<Renci.SshNet.Common.SshConnectionException>(f.InnerException));
+        // The session's loss is Disconnected's news, not a failure of the working target (SSH.NET
+        // hands the session's error to every forwarded port: SessionLossEventTests).
+        Assert.DoesNotContain(failures, f => f.Remote == echo.Endpoint);
         Assert.Equal(2, forward.SessionCount);
         using var fresh = await ConnectAsync(forward.LocalEndpoints[1].Port);
         await EchoAsync(fresh, "fresh");
