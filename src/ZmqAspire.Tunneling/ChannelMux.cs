@@ -151,7 +151,18 @@ internal sealed partial class ChannelMux : IDisposable
         }
         catch (SshOperationTimeoutException ex)
         {
-            route.Report(new SshForwardException(remote, ex.Message, ex));
+            // Reported before the client's socket closes: the target is marked unreachable by
+            // then (ConnectionGate.TimedOut), so a client that reconnects at once waits for the
+            // backoff like every other, instead of slipping through before the mark.
+            try
+            {
+                route.Report(new SshForwardException(remote, ex.Message, ex));
+            }
+            finally
+            {
+                channel.CloseAbandoned();
+            }
+
             return;
         }
 

@@ -106,7 +106,9 @@ internal sealed partial class RelayChannel
     public Task Finished => _finished.Task;
 
     /// <summary>Waits for the server to confirm the channel we asked to open; returns its refusal, if any.</summary>
-    /// <exception cref="SshOperationTimeoutException">No answer within <paramref name="timeout"/>.</exception>
+    /// <exception cref="SshOperationTimeoutException">No answer within <paramref name="timeout"/>: the
+    /// channel is abandoned, and the caller closes the local socket (<see cref="CloseAbandoned"/>)
+    /// once the timeout is recorded.</exception>
     public async Task<SshForwardException?> WaitOpenedAsync(TimeSpan timeout)
     {
         try
@@ -121,7 +123,6 @@ internal sealed partial class RelayChannel
                 _abandoned = true;
             }
 
-            CloseSocket();
             throw new SshOperationTimeoutException($"the SSH server did not answer the channel open within {timeout.TotalSeconds:0.###} s");
         }
     }
@@ -362,6 +363,9 @@ internal sealed partial class RelayChannel
             // Already reset or closed.
         }
     }
+
+    /// <summary>Closes the local socket of a channel whose open timed out (<see cref="WaitOpenedAsync"/>).</summary>
+    public void CloseAbandoned() => CloseSocket();
 
     private void CloseSocket()
     {
