@@ -28,6 +28,7 @@ public sealed class TunnelRunner(TunnelSettings settings)
 
     private readonly Reporter _report = new(settings.Json, forwardsToStderr: settings.Child.Count > 0);
     private readonly TaskCompletionSource<int> _stop = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _signalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _signal;
 
     /// <summary>Runs until a signal, a fault or the child's end, and returns the exit code.</summary>
@@ -186,6 +187,10 @@ public sealed class TunnelRunner(TunnelSettings settings)
                 // The tunnel faulted for good: the child cannot work without it.
                 _ = await child.StopAsync(15, ChildGrace).ConfigureAwait(false);
             }
+            else if (child is not null)
+            {
+                await WaitForRelayedConnectionsAsync(forward).ConfigureAwait(false);
+            }
 
             return code;
         }
@@ -239,6 +244,30 @@ public sealed class TunnelRunner(TunnelSettings settings)
         context.Cancel = true;
         Volatile.Write(ref _signal, context.Signal == PosixSignal.SIGINT ? 2 : 15);
         _stop.TrySetResult(ExitCodes.Ok);
+        _signalled.TrySetResult();
+    }
+
+    /// <summary>
+    /// The child ended on its own, but what it wrote just before may still sit in the forward's
+    /// socket buffers and on its way through the session (zeromq/pyzmq#404: libzmq's linger only
+    /// waits until the kernel took the bytes). Like <c>ssh</c> ("Waiting for forwarded connections
+    /// to terminate"), wait until every relayed connection has ended (the target closed its side
+    /// too), a signal, or the forward's fault; say so on stderr when it takes longer than a second.
+    /// </summary>
+    private async Task WaitForRelayedConnectionsAsync(SelfHealingForward forward)
+    {
+        var said = false;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (forward.RelayedConnections is var open and > 0 && !_signalled.Task.IsCompleted && forward.Fault is null)
+        {
+            if (!said && watch.Elapsed > TimeSpan.FromSeconds(1))
+            {
+                said = true;
+                _report.State("waiting", $"the command exited; waiting for {open.ToString(CultureInfo.InvariantCulture)} relayed connection(s) to end (SIGINT/SIGTERM to stop now)");
+            }
+
+            await Task.WhenAny(_signalled.Task, Task.Delay(20)).ConfigureAwait(false);
+        }
     }
 
     /// <summary>A wildcard bind is printed as it listens, the others as the endpoint to connect to.</summary>

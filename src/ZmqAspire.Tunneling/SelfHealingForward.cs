@@ -177,6 +177,16 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public int SessionCount => Volatile.Read(ref _sessions);
 
     /// <summary>
+    /// Gets how many connections the current session relays now: its open (or closing) SSH
+    /// channels (RFC 4254 section 5), half-closed ones included. 0 without a session, and when
+    /// the session relays through SSH.NET's own forward (when our channel multiplexer could not
+    /// attach to the session), which does not count them. Lets an owner wait, as <c>ssh</c> does
+    /// ("Waiting for forwarded connections to terminate"), until what its clients wrote just
+    /// before closing has been relayed, before disposing.
+    /// </summary>
+    public int RelayedConnections => _current?.Session.Mux?.ChannelCount ?? 0;
+
+    /// <summary>
     /// Opens the local listener at once and starts logging in in the background, with the
     /// default <see cref="SelfHealingForwardOptions"/>; connections made before the first login
     /// are parked and relayed once it is up.
