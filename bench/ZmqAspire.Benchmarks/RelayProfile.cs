@@ -210,8 +210,7 @@ internal sealed class RelayProfile : IDisposable
                             // their vector forms, which ssh and sshd use for their sockets, so they tell how many
                             // messages each of their reads or writes carried. recvfrom/sendto (.NET's sockets,
                             // NetMQ, our relay) are not counted there: those threads show 0.
-                            var reads = ReadNumber(seen.IoPath, "syscr:");
-                            var writes = ReadNumber(seen.IoPath, "syscw:");
+                            var (reads, writes) = ReadIo(seen.IoPath);
                             if (seen.FirstNs < 0)
                             {
                                 seen.FirstNs = ns;
@@ -238,6 +237,19 @@ internal sealed class RelayProfile : IDisposable
             {
                 // A process that ended meanwhile.
             }
+        }
+    }
+
+    /// <summary>A thread's read-type and write-type system call counts; zeros when <c>io</c> is not readable (another user's process, without root).</summary>
+    private (long Reads, long Writes) ReadIo(string path)
+    {
+        try
+        {
+            return (ReadNumber(path, "syscr:"), ReadNumber(path, "syscw:"));
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return (0, 0);
         }
     }
 
