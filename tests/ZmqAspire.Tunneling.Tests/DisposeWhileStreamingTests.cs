@@ -40,7 +40,7 @@ public sealed class DisposeWhileStreamingTests(SshdFixture sshd, ITestOutputHelp
             var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Functional);
             clients.Add(client);
-            uploads.Add(UploadAsync(client, n => Interlocked.Add(ref uploaded, n), stopUploads.Token));
+            uploads.Add(StreamingPeer.UploadAsync(client, n => Interlocked.Add(ref uploaded, n), stopUploads.Token));
         }
 
         var watch = Stopwatch.StartNew();
@@ -59,7 +59,7 @@ public sealed class DisposeWhileStreamingTests(SshdFixture sshd, ITestOutputHelp
         var disposed = watch.Elapsed;
 
         // Every client sees its connection end (after what was already buffered), every upload fails.
-        var ends = await Task.WhenAll(clients.Select(DrainUntilEndAsync)).WaitAsync(Functional);
+        var ends = await Task.WhenAll(clients.Select(StreamingPeer.DrainUntilEndAsync)).WaitAsync(Functional);
         var endedAt = watch.Elapsed;
         await stopUploads.CancelAsync();
         await Task.WhenAll(uploads).WaitAsync(Functional);
@@ -82,40 +82,6 @@ public sealed class DisposeWhileStreamingTests(SshdFixture sshd, ITestOutputHelp
         Assert.Equal(0, listening);
         using var again = new TcpListener(IPAddress.Loopback, port);
         again.Start();
-    }
-
-    private static async Task UploadAsync(Socket client, Action<int> sent, CancellationToken stop)
-    {
-        var chunk = new byte[64 * 1024];
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                sent(await client.SendAsync(chunk, SocketFlags.None, stop));
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The relay closed, or the test ended.
-        }
-    }
-
-    /// <summary>Reads until the connection ends: true for an end of stream, false for a reset.</summary>
-    private static async Task<bool> DrainUntilEndAsync(Socket client)
-    {
-        var buffer = new byte[256 * 1024];
-        try
-        {
-            while (await client.ReceiveAsync(buffer) > 0)
-            {
-            }
-
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     private static async Task<int> WaitForCountAsync(Func<int> count, int expected, TimeSpan timeout)

@@ -39,7 +39,7 @@ public sealed class RemoteForwardDisposeTests(SshdFixture sshd, ITestOutputHelpe
             var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await peer.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Functional);
             peers.Add(peer);
-            uploads.Add(UploadAsync(peer, n => Interlocked.Add(ref uploaded, n), stop.Token));
+            uploads.Add(StreamingPeer.UploadAsync(peer, n => Interlocked.Add(ref uploaded, n), stop.Token));
         }
 
         var watch = Stopwatch.StartNew();
@@ -52,7 +52,7 @@ public sealed class RemoteForwardDisposeTests(SshdFixture sshd, ITestOutputHelpe
         watch.Restart();
         remote.Dispose();
         var disposed = watch.Elapsed;
-        var ends = await Task.WhenAll(peers.Select(DrainUntilEndAsync)).WaitAsync(Functional);
+        var ends = await Task.WhenAll(peers.Select(StreamingPeer.DrainUntilEndAsync)).WaitAsync(Functional);
         var endedAt = watch.Elapsed;
         await stop.CancelAsync();
         await Task.WhenAll(uploads).WaitAsync(Functional);
@@ -76,39 +76,5 @@ public sealed class RemoteForwardDisposeTests(SshdFixture sshd, ITestOutputHelpe
         Assert.Equal(0, mux.ChannelCount);
         Assert.Equal(0, listening);
         Assert.True(session.IsConnected);
-    }
-
-    private static async Task UploadAsync(Socket peer, Action<int> sent, CancellationToken stop)
-    {
-        var chunk = new byte[64 * 1024];
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                sent(await peer.SendAsync(chunk, SocketFlags.None, stop));
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The relay closed, or the test ended.
-        }
-    }
-
-    /// <summary>Reads until the connection ends: true for an end of stream, false for a reset.</summary>
-    private static async Task<bool> DrainUntilEndAsync(Socket peer)
-    {
-        var buffer = new byte[256 * 1024];
-        try
-        {
-            while (await peer.ReceiveAsync(buffer) > 0)
-            {
-            }
-
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 }
