@@ -29,7 +29,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private ServerAliveProbe? _serverAlive;
     private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
     private volatile bool _serverSilent;
-    private Exception? _lostTo;
+    private volatile bool _lost;
     private bool _disposed;
     private int _disposeStarted;
 
@@ -46,7 +46,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         // client subscribed before any port), and IsSessionLoss must know it by then.
         _client.ErrorOccurred += (_, e) =>
         {
-            Interlocked.CompareExchange(ref _lostTo, e.Exception, null);
+            _lost = true;
             _events.Post(() => ErrorOccurred?.Invoke(this, new SshSessionErrorEventArgs(e.Exception)));
         };
     }
@@ -87,7 +87,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// through <see cref="ErrorOccurred"/> first. Once the session has reported its loss, every
     /// error of its channels follows from it.
     /// </summary>
-    internal bool IsSessionLoss(Exception error) => error is SshConnectionException || Volatile.Read(ref _lostTo) is not null;
+    internal bool IsSessionLoss(Exception error) => error is SshConnectionException || _lost;
 
     /// <summary>Gets the SSH server this session is logged in to.</summary>
     public SshServerAddress Server { get; }
