@@ -31,17 +31,9 @@ public sealed class DisposeWhileStreamingTests(SshdFixture sshd, ITestOutputHelp
         var port = forward.LocalPort;
 
         // Each client writes without reading, the target writes without reading: both ways block.
-        var clients = new List<Socket>();
         long uploaded = 0;
         using var stopUploads = new CancellationTokenSource();
-        var uploads = new List<Task>();
-        for (var i = 0; i < Clients; i++)
-        {
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Functional);
-            clients.Add(client);
-            uploads.Add(StreamingPeer.UploadAsync(client, n => Interlocked.Add(ref uploaded, n), stopUploads.Token));
-        }
+        var (clients, uploads) = await StreamingPeer.ConnectUploadersAsync(port, Clients, n => Interlocked.Add(ref uploaded, n), stopUploads.Token, Functional);
 
         var watch = Stopwatch.StartNew();
         while ((target.Written < Clients * 1024L * 1024 || Interlocked.Read(ref uploaded) < Clients * 1024L * 1024) && watch.Elapsed < Functional)

@@ -30,17 +30,9 @@ public sealed class RemoteForwardDisposeTests(SshdFixture sshd, ITestOutputHelpe
         var port = remote.ServerEndpoint.Port;
 
         // Peers on the server side that upload without reading while the target floods them.
-        var peers = new List<Socket>();
         long uploaded = 0;
         using var stop = new CancellationTokenSource();
-        var uploads = new List<Task>();
-        for (var i = 0; i < Peers; i++)
-        {
-            var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await peer.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Functional);
-            peers.Add(peer);
-            uploads.Add(StreamingPeer.UploadAsync(peer, n => Interlocked.Add(ref uploaded, n), stop.Token));
-        }
+        var (peers, uploads) = await StreamingPeer.ConnectUploadersAsync(port, Peers, n => Interlocked.Add(ref uploaded, n), stop.Token, Functional);
 
         var watch = Stopwatch.StartNew();
         while ((mux.ChannelCount < Peers || target.Written < Peers * 1024L * 1024 || Interlocked.Read(ref uploaded) < Peers * 1024L * 1024) && watch.Elapsed < Functional)
