@@ -113,6 +113,8 @@ internal sealed partial class ChannelMux : IDisposable
             return null;
         }
 
+        // Last, so that it runs after the handlers above for the same message.
+        mux.StartHolding();
         return mux;
     }
 
@@ -224,6 +226,8 @@ internal sealed partial class ChannelMux : IDisposable
         {
             e.RemoveEventHandler(_session, handler);
         }
+
+        StopHolding();
 
         foreach (var channel in _channels.Values)
         {

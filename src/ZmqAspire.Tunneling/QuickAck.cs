@@ -26,7 +26,8 @@ namespace ZmqAspire.Tunneling;
 /// send soon after receiving), so it is set again after every message SSH.NET reads from the
 /// server, on SSH.NET's own receive thread, through the session's message events (internal to
 /// SSH.NET, reached by reflection). Setting it after the read sends the pending ACK at once.
-/// One setsockopt per message received; no thread of ours. An epoll watcher thread was tried
+/// One setsockopt per read from the server (per message when <see cref="ReceivedAhead"/> cannot
+/// tell whether the next one is already read); no thread of ours. An epoll watcher thread was tried
 /// first and lost a race: when SSH.NET read the data before the watcher ran, the kernel
 /// dropped the edge-triggered event and the ACK stayed delayed.
 /// </para>
@@ -40,20 +41,11 @@ internal sealed class QuickAck : IDisposable
     private const int IpProtoTcp = 6;
     private const int TcpQuickAck = 12;
 
-    // The messages sshd sends on a forwarding connection; after reading any of them, ACK now.
-    private static readonly string[] MessageEvents =
-    [
-        "ChannelDataReceived", "ChannelExtendedDataReceived", "ChannelWindowAdjustReceived",
-        "ChannelOpenConfirmationReceived", "ChannelOpenFailureReceived", "ChannelEofReceived",
-        "ChannelCloseReceived", "RequestSuccessReceived", "RequestFailureReceived",
-    ];
-
-    private static readonly MethodInfo Handler = typeof(QuickAck).GetMethod(nameof(OnMessage), BindingFlags.Instance | BindingFlags.NonPublic)!;
     private static readonly byte[] One = BitConverter.GetBytes(1);
 
     private readonly Socket _socket;
     private readonly object _session;
-    private readonly List<(EventInfo Event, Delegate Handler)> _subscriptions = [];
+    private SessionMessageEvents? _subscriptions;
     private long _rearms;
     private volatile bool _subscribed;
     private int _detachPending;
@@ -106,20 +98,8 @@ internal sealed class QuickAck : IDisposable
         }
 
         var quickAck = new QuickAck(socket, session, detachFromEventLoop);
-        foreach (var name in MessageEvents)
-        {
-            // Session is internal, its events are public: EventHandler<MessageEventArgs<TMessage>>.
-            if (SshFastPath.SshNetSessionType?.GetEvent(name) is { EventHandlerType: { } type } info
-                && type.GetMethod("Invoke")?.GetParameters() is [_, { ParameterType: var args }]
-                && typeof(EventArgs).IsAssignableFrom(args))
-            {
-                var handler = Delegate.CreateDelegate(type, quickAck, Handler);
-                info.AddEventHandler(session, handler);
-                quickAck._subscriptions.Add((info, handler));
-            }
-        }
-
-        if (quickAck._subscriptions.Count == 0)
+        quickAck._subscriptions = SessionMessageEvents.TrySubscribe(session, quickAck.OnMessage);
+        if (quickAck._subscriptions is null)
         {
             return null;
         }
@@ -136,18 +116,21 @@ internal sealed class QuickAck : IDisposable
         }
 
         _subscribed = false;
-        foreach (var (info, handler) in _subscriptions)
-        {
-            info.RemoveEventHandler(_session, handler);
-        }
+        _subscriptions?.Dispose();
     }
 
-    // Runs on SSH.NET's receive thread, right after it read a message: the ACK goes out now.
+    // Runs on SSH.NET's receive thread, right after it read a message: the ACK goes out now,
+    // or, when the next message is already read (ReceivedAhead), with the last one of the read.
     private void OnMessage(object? sender, EventArgs e)
     {
         if (_detachPending == 1 && Interlocked.Exchange(ref _detachPending, 0) == 1)
         {
             _offEventLoop = EpollDetach.TryDetach(_socket);
+        }
+
+        if (ReceivedAhead.NextMessageBuffered(_session))
+        {
+            return;
         }
 
         try

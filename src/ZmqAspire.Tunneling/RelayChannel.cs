@@ -65,6 +65,8 @@ internal sealed partial class RelayChannel
     private readonly uint _windowSize;
     private uint _localWindow;
     private uint _consumed;
+    private byte[]? _held;
+    private int _heldCount;
     private bool _open;
     private bool _abandoned;
     private bool _writing;
@@ -194,6 +196,8 @@ internal sealed partial class RelayChannel
 
     internal void OnEof()
     {
+        // Data before the EOF is written before the local socket's send side is shut down.
+        WriteHeld();
         lock (_gate)
         {
             _eofReceived = true;
@@ -209,6 +213,7 @@ internal sealed partial class RelayChannel
 
     internal void OnClose()
     {
+        WriteHeld();
         bool writing;
         lock (_gate)
         {
@@ -378,6 +383,13 @@ internal sealed partial class RelayChannel
             }
 
             _socketClosed = true;
+            if (_held is { } held)
+            {
+                _held = null;
+                _heldCount = 0;
+                ArrayPool<byte>.Shared.Return(held);
+            }
+
             while (_pending.Count > 0 && !_writing)
             {
                 ArrayPool<byte>.Shared.Return(_pending.Dequeue().Buffer);

@@ -71,6 +71,9 @@ internal enum RelayCounter
     /// <summary>TCP_QUICKACK set on the session socket.</summary>
     QuickAcks,
 
+    /// <summary>SSH_MSG_CHANNEL_DATA payloads held to be written with the rest of their read (<see cref="ReceivedAhead"/>).</summary>
+    Held,
+
     /// <summary>The number of counters.</summary>
     Count,
 }

@@ -27,9 +27,12 @@ namespace ZmqAspire.Tunneling;
 /// <item>Our own TCP forwarding channels (<see cref="ChannelMux"/>, <see cref="RelayChannel"/>):
 /// per-channel flow control (RFC 4254 section 5.2), no head-of-line blocking between the
 /// channels of a session, no thread per relayed connection.</item>
+/// <item>One write to the local socket, and one TCP_QUICKACK, per read from the server rather
+/// than per SSH message, as <c>ssh</c> does (<see cref="ReceivedAhead"/>): a channel holds the
+/// data of a read until SSH.NET has handled its last message.</item>
 /// </list>
 /// <para>
-/// Items 2 to 6 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
+/// Items 2 to 7 reach SSH.NET internals by reflection, because SSH.NET offers no public hook:
 /// no socket factory or socket options (sshnet/SSH.NET#953, closed without a change), no
 /// direct-tcpip channel usable without its listener (sshnet/SSH.NET#732, open). Each member is
 /// looked up once; when one is missing (another SSH.NET version) that item is skipped and the
@@ -54,7 +57,7 @@ internal static class SshFastPath
     /// SSH.NET's internal <c>Session</c> type, named by a literal so the trimmer keeps the
     /// members we reach (its <c>_socket</c> field and its public message events) in trimmed images.
     /// </summary>
-    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.NonPublicFields | DynamicallyAccessedMemberTypes.NonPublicMethods | DynamicallyAccessedMemberTypes.PublicEvents)]
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.NonPublicFields | DynamicallyAccessedMemberTypes.NonPublicMethods | DynamicallyAccessedMemberTypes.PublicEvents | DynamicallyAccessedMemberTypes.NonPublicEvents)]
     internal static readonly Type? SshNetSessionType = Type.GetType("Renci.SshNet.Session, Renci.SshNet");
 
     /// <summary>SSH.NET's <c>Session._socket</c> (private): the TCP connection to the SSH server.</summary>

@@ -1,0 +1,127 @@
+namespace ZmqAspire.Tunneling;
+
+/// <summary>
+/// Holding the server's data for a channel until the end of the read it came in, so that the
+/// local socket gets one write per read instead of one per SSH message (<see cref="ReceivedAhead"/>).
+/// </summary>
+internal sealed partial class ChannelMux
+{
+    /// <summary>How long held data waits at most when no further message comes to end the read, in milliseconds.</summary>
+    /// <remarks>
+    /// Only an SSH_MSG_GLOBAL_REQUEST (which SSH.NET answers without an event) as the last message
+    /// of a read leaves data held: sshd's <c>ClientAliveInterval</c> probes, or its host keys
+    /// after login. Rare, so a coarse timer that runs only while data is being held is enough.
+    /// </remarks>
+    private const int HoldWatchMilliseconds = 20;
+
+    private readonly List<RelayChannel> _holding = [];
+    private SessionMessageEvents? _afterEachMessage;
+    private Timer? _holdWatch;
+    private volatile int _holdingCount;
+    private bool _holdWatchArmed;
+    private long _holds;
+    private long _holdsAtLastWatch;
+
+    /// <summary>Gets a value indicating whether channels hold the server's data until the end of each read.</summary>
+    internal bool HoldsData => _afterEachMessage is not null;
+
+    /// <summary>Records that <paramref name="channel"/> holds data to write once the current read is handled.</summary>
+    internal void Holding(RelayChannel channel)
+    {
+        lock (_holding)
+        {
+            _holding.Add(channel);
+            _holdingCount = _holding.Count;
+            _holds++;
+            if (!_holdWatchArmed && !_disposed && _holdWatch is { } watch)
+            {
+                _holdWatchArmed = true;
+                ChangeWatch(watch, HoldWatchMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>Starts holding data when SSH.NET lets us see the end of a read; subscribed after every other handler of ours.</summary>
+    private void StartHolding()
+    {
+        // Part of the fast path (ZMQASPIRE_TUNNEL_FASTPATH=0 turns it off with the rest);
+        // ZMQASPIRE_TUNNEL_HOLD=0 turns off this alone, for the benchmark's before/after.
+        if (!SshFastPath.Enabled || !ReceivedAhead.Available || Environment.GetEnvironmentVariable("ZMQASPIRE_TUNNEL_HOLD") == "0")
+        {
+            return;
+        }
+
+        _holdWatch = new Timer(_ => OnHoldWatch());
+        _afterEachMessage = SessionMessageEvents.TrySubscribe(_session, AfterMessage);
+    }
+
+    private void StopHolding()
+    {
+        _afterEachMessage?.Dispose();
+        lock (_holding)
+        {
+            _holdWatch?.Dispose();
+        }
+    }
+
+    private static void ChangeWatch(Timer? watch, int period)
+    {
+        try
+        {
+            watch?.Change(period, period);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The mux was disposed: its channels are gone, nothing is left to write.
+        }
+    }
+
+    // On the receive thread, after our handlers of the same message: the end of a read writes what is held.
+    private void AfterMessage(object? sender, EventArgs e)
+    {
+        if (_holdingCount > 0 && !ReceivedAhead.NextMessageBuffered(_session))
+        {
+            WriteHeld();
+        }
+    }
+
+    private void WriteHeld()
+    {
+        RelayChannel[] channels;
+        lock (_holding)
+        {
+            if (_holding.Count == 0)
+            {
+                return;
+            }
+
+            channels = [.. _holding];
+            _holding.Clear();
+            _holdingCount = 0;
+        }
+
+        foreach (var channel in channels)
+        {
+            channel.WriteHeld();
+        }
+    }
+
+    // On a timer thread: writes what a read that ended without an event left held, and stops
+    // once a whole period passed without anything held.
+    private void OnHoldWatch()
+    {
+        lock (_holding)
+        {
+            if (_holding.Count == 0 && _holds == _holdsAtLastWatch)
+            {
+                _holdWatchArmed = false;
+                ChangeWatch(_holdWatch, Timeout.Infinite);
+                return;
+            }
+
+            _holdsAtLastWatch = _holds;
+        }
+
+        WriteHeld();
+    }
+}
