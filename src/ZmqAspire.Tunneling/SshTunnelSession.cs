@@ -113,7 +113,8 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         (_quickAck is { IsActive: true } ? TunnelFastPath.QuickAck : TunnelFastPath.None)
         | (SocketMadeBlocking ? TunnelFastPath.BlockingSocket : TunnelFastPath.None)
         | (SshFastPath.CanReplaceListener ? TunnelFastPath.ForwardListener : TunnelFastPath.None)
-        | (_mux is not null ? TunnelFastPath.OwnChannels : TunnelFastPath.None);
+        | (_mux is not null ? TunnelFastPath.OwnChannels : TunnelFastPath.None)
+        | (_mux is { HoldsData: true } ? TunnelFastPath.HeldWrites : TunnelFastPath.None);
 
     /// <summary>Gets our channel multiplexer (null: SSH.NET's channels relay).</summary>
     internal ChannelMux? Mux => _mux;
@@ -127,7 +128,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <summary>
     /// Describes the session for logs: the server, the host key fingerprint accepted, and which
     /// parts of the tunnel's fast path (docs/benchmarks.md) are active, for example
-    /// <c>tunnel@bastion:22 (host key SHA256:..., fast path: QuickAck, BlockingSocket, ForwardListener, OwnChannels)</c>.
+    /// <c>tunnel@bastion:22 (host key SHA256:..., fast path: QuickAck, BlockingSocket, ForwardListener, OwnChannels, HeldWrites)</c>.
     /// The fast path reaches SSH.NET internals, so what it lists can change with the SSH.NET
     /// version: read it, do not parse it.
     /// </summary>

@@ -29,4 +29,10 @@ internal enum TunnelFastPath
     /// <c>ZMQASPIRE_TUNNEL_OWNCHANNELS=0</c>, or lost when SSH.NET's internals change.
     /// </summary>
     OwnChannels = 8,
+
+    /// <summary>
+    /// Our channels write the server's data to the local socket once per read from the server,
+    /// not once per SSH message (<see cref="ReceivedAhead"/>); needs <see cref="OwnChannels"/> and AES-GCM.
+    /// </summary>
+    HeldWrites = 16,
 }

@@ -26,7 +26,7 @@ public sealed class ComposeSmokeTests(ITestOutputHelper output)
             Assert.Contains("Received reply 2 [ World from 5556 ]", clientLog, StringComparison.Ordinal);
 
             // The image is trimmed: the fast path's reflection into SSH.NET must have survived it.
-            Assert.Contains("fast path: QuickAck, BlockingSocket, ForwardListener", clientLog, StringComparison.Ordinal);
+            Assert.Contains("fast path: QuickAck, BlockingSocket, ForwardListener, OwnChannels, HeldWrites)", clientLog, StringComparison.Ordinal);
 
             output.WriteLine((await project.ComposeAsync(["ps"])).Output);
             await AssertServerOnlyBehindBastionAsync(project);

@@ -24,7 +24,7 @@ public sealed class FastPathTests(SshdFixture sshd)
         Assert.True(session.SocketMadeBlocking, "The SSH socket was left non-blocking (checked for SSH.NET 2026.0 only).");
         var quickAck = session.QuickAck;
         Assert.NotNull(quickAck);
-        Assert.Equal(TunnelFastPath.QuickAck | TunnelFastPath.BlockingSocket | TunnelFastPath.ForwardListener | TunnelFastPath.OwnChannels, session.FastPath);
+        Assert.Equal(TunnelFastPath.QuickAck | TunnelFastPath.BlockingSocket | TunnelFastPath.ForwardListener | TunnelFastPath.OwnChannels | TunnelFastPath.HeldWrites, session.FastPath);
 
         using var req = Requests.NewRequestSocket();
         using var forward = req.ConnectThroughTunnel(server.Endpoint, session);
