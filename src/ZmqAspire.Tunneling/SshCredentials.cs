@@ -103,11 +103,29 @@ internal static class SshCredentials
         {
             throw new SshPrivateKeyException(path, "it is encrypted and no passphrase was given", ex);
         }
-        catch (Exception ex) when (ex is SshException or System.Security.Cryptography.CryptographicException or FormatException or ArgumentException or InvalidOperationException or NotSupportedException or IOException or UnauthorizedAccessException)
+        catch (UnauthorizedAccessException ex)
+        {
+            // Not a key problem: say so, with what decides it (a 0400 file read by another user).
+            throw new SshPrivateKeyException(path, $"this process ({Environment.UserName}) may not read it: the file's mode is {ModeOf(path)} and it belongs to another user ({ex.Message})", ex);
+        }
+        catch (Exception ex) when (ex is SshException or System.Security.Cryptography.CryptographicException or FormatException or ArgumentException or InvalidOperationException or NotSupportedException or IOException)
         {
             // SSH.NET reports a wrong passphrase as a failed decryption or an unreadable key body.
             var detail = passphrase is null ? "it is not a readable private key" : "wrong passphrase, or not a readable private key";
             throw new SshPrivateKeyException(path, $"{detail} ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>The file's permission bits in octal (<c>0400</c>), or "unknown" where there are none to read.</summary>
+    private static string ModeOf(string path)
+    {
+        try
+        {
+            return OperatingSystem.IsWindows() ? "unknown" : "0" + Convert.ToString((int)File.GetUnixFileMode(path), 8);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "unknown";
         }
     }
 
