@@ -108,8 +108,9 @@ public static class SshTunnelBuilderExtensions
     /// <summary>
     /// Gives the login key that <c>WithSshTunnel</c> copies into <paramref name="consumer"/> (at
     /// <see cref="ContainerKeyDirectory"/>, read-only for its owner, 0400) to the user the
-    /// container runs as. Needed when that user is not root: the key is root's otherwise, and the
-    /// consumer fails to load it ("permission denied"). Images made by
+    /// container runs as. Needed when that user is not root: the key is root's otherwise, and a
+    /// consumer using the ZmqAspire.SshTunnel client integration stops with "... may not read it
+    /// ...: give it this container's user with WithSshKeyOwner(1654)". Images made by
     /// <c>dotnet publish -t:PublishContainer</c>, and .NET's own images when they run as their
     /// <c>app</c> user, run as uid 1654: <c>worker.WithSshTunnel(bastion, endpoint).WithSshKeyOwner(1654)</c>.
     /// May be called before or after <c>WithSshTunnel</c>; the last call wins. Has no effect on a
