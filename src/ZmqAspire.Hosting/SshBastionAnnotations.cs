@@ -34,3 +34,20 @@ public sealed class SshKeyDirectoryAnnotation(string path) : IResourceAnnotation
     /// <summary>Gets the folder.</summary>
     public string Path { get; } = string.IsNullOrEmpty(path) ? throw new ArgumentException("A key folder is needed.", nameof(path)) : path;
 }
+
+/// <summary>
+/// The user a container consumer runs as, who is given the login key <c>WithSshTunnel</c> copies
+/// into the container. The key stays read-only for its owner (0400), so without this annotation
+/// it belongs to root and a consumer that runs as another user cannot read it: for example uid
+/// 1654, the <c>app</c> user of .NET's container images and of <c>dotnet publish -t:PublishContainer</c>.
+/// </summary>
+/// <param name="userId">The numeric user id (uid) the container's process runs as, 0 or more.</param>
+/// <param name="groupId">The numeric group id (gid) of the key file, 0 or more; null: the container runtime's default (root's group).</param>
+public sealed class SshKeyOwnerAnnotation(int userId, int? groupId) : IResourceAnnotation
+{
+    /// <summary>Gets the uid that owns the key file inside the container.</summary>
+    public int UserId { get; } = userId >= 0 ? userId : throw new ArgumentOutOfRangeException(nameof(userId), userId, "A uid is 0 or more.");
+
+    /// <summary>Gets the gid of the key file inside the container, or null for the runtime's default.</summary>
+    public int? GroupId { get; } = groupId is null or >= 0 ? groupId : throw new ArgumentOutOfRangeException(nameof(groupId), groupId, "A gid is 0 or more.");
+}

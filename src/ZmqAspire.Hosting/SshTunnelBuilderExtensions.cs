@@ -15,7 +15,8 @@ namespace Aspire.Hosting;
 /// <item><c>RemoteEndpoint</c>: <c>tcp://host:port</c> of each target as the bastion reaches it,
 /// comma-separated, in order (replicas).</item>
 /// <item><c>PrivateKeyPath</c>: the consumer's OpenSSH private key (for a container consumer the
-/// key is copied into the container, read-only for its owner, and this is the in-container path),
+/// key is copied into the container, read-only for its owner, root unless <see cref="WithSshKeyOwner"/>
+/// names the container's user, and this is the in-container path),
 /// or <c>Password</c> when password login is chosen.</item>
 /// </list>
 /// The ZmqAspire.SshTunnel client integration (<c>builder.AddSshTunnel("server")</c>) reads it.
@@ -92,7 +93,9 @@ public static class SshTunnelBuilderExtensions
             {
                 var keyPath = await bastion.Resource.ClientPrivateKeyPath.GetValueAsync(ct).ConfigureAwait(false)
                     ?? throw new InvalidOperationException("The bastion's client key path has no value.");
-                return [new ContainerFile { Name = KeyFileName(bastion.Resource), SourcePath = keyPath, Mode = UnixFileMode.UserRead }];
+                // Read when the container is created, so WithSshKeyOwner may come before or after this call.
+                var owner = consumer.Resource.Annotations.OfType<SshKeyOwnerAnnotation>().LastOrDefault();
+                return [new ContainerFile { Name = KeyFileName(bastion.Resource), SourcePath = keyPath, Mode = UnixFileMode.UserRead, Owner = owner?.UserId, Group = owner?.GroupId }];
             });
         }
 
@@ -100,6 +103,30 @@ public static class SshTunnelBuilderExtensions
         consumer.WithEnvironment($"ConnectionStrings__{connectionName}", value);
         consumer.WithAnnotation(new ResourceRelationshipAnnotation(bastion.Resource, "SshTunnel"));
         return consumer.WaitFor(bastion);
+    }
+
+    /// <summary>
+    /// Gives the login key that <c>WithSshTunnel</c> copies into <paramref name="consumer"/> (at
+    /// <see cref="ContainerKeyDirectory"/>, read-only for its owner, 0400) to the user the
+    /// container runs as. Needed when that user is not root: the key is root's otherwise, and a
+    /// consumer using the ZmqAspire.SshTunnel client integration stops with "... may not read it
+    /// ...: give it this container's user with WithSshKeyOwner(1654)". Images made by
+    /// <c>dotnet publish -t:PublishContainer</c>, and .NET's own images when they run as their
+    /// <c>app</c> user, run as uid 1654: <c>worker.WithSshTunnel(bastion, endpoint).WithSshKeyOwner(1654)</c>.
+    /// May be called before or after <c>WithSshTunnel</c>; the last call wins. Has no effect on a
+    /// consumer that logs in with a password.
+    /// </summary>
+    /// <typeparam name="T">The consumer's container resource type.</typeparam>
+    /// <param name="consumer">The container consumer.</param>
+    /// <param name="userId">The numeric user id (uid) the container's process runs as, 0 or more (the image's <c>USER</c>, or the one it is started with).</param>
+    /// <param name="groupId">The numeric group id (gid) for the key file, 0 or more; null leaves the runtime's default (root's group).</param>
+    /// <returns>The same consumer builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="userId"/> or <paramref name="groupId"/> is negative.</exception>
+    public static IResourceBuilder<T> WithSshKeyOwner<T>(this IResourceBuilder<T> consumer, int userId, int? groupId = null)
+        where T : ContainerResource
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        return consumer.WithAnnotation(new SshKeyOwnerAnnotation(userId, groupId), ResourceAnnotationMutationBehavior.Replace);
     }
 
     /// <summary>

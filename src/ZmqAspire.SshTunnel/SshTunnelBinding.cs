@@ -13,6 +13,9 @@ internal sealed class SshTunnelBinding
 {
     private const string Callback = "the configure callback";
 
+    /// <summary>Where the hosting package's <c>WithSshTunnel</c> puts a container consumer's key (<c>SshTunnelBuilderExtensions.ContainerKeyDirectory</c>).</summary>
+    private const string AppHostKeyDirectory = "/run/aspire-ssh/";
+
     // The values whose origin an error message names; timings can come from sections and the callback only.
     private static readonly (string Key, Func<SshTunnelSettings, object?> Get)[] Tracked =
     [
@@ -275,7 +278,12 @@ internal sealed class SshTunnelBinding
         }
         catch (SshPrivateKeyException ex)
         {
-            errors.Add($"{Where(nameof(SshTunnelSettings.PrivateKeyPath))}: PrivateKeyPath / PrivateKeyPassphrase: {ex.Message}");
+            // A key the AppHost copied into this container that this (non-root) user may not read:
+            // the fix is in the AppHost, so name it.
+            var hint = ex.InnerException is UnauthorizedAccessException && options.PrivateKeyPath?.StartsWith(AppHostKeyDirectory, StringComparison.Ordinal) == true
+                ? $"; the AppHost copied this key into the container for root: give it this container's user with WithSshKeyOwner({EffectiveUserId()})"
+                : "";
+            errors.Add($"{Where(nameof(SshTunnelSettings.PrivateKeyPath))}: PrivateKeyPath / PrivateKeyPassphrase: {ex.Message}{hint}");
         }
         catch (SshTunnelConfigurationException ex)
         {
@@ -293,6 +301,21 @@ internal sealed class SshTunnelBinding
     }
 
     private string Where(string key) => _sources.GetValueOrDefault(key, ConnectionStringKey);
+
+    /// <summary>This process's effective uid (the second field of <c>Uid:</c> in <c>/proc/self/status</c>), or its user name off Linux.</summary>
+    private static string EffectiveUserId()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+            var fields = line?.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
+            return fields is { Length: > 2 } ? fields[2] : Environment.UserName;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Environment.UserName;
+        }
+    }
 }
 
 /// <summary>A checked tunnel: what <see cref="SelfHealingForward.Start(SshTunnelOptions, IReadOnlyList{TcpEndpoint}, SelfHealingForwardOptions)"/> takes.</summary>

@@ -1,6 +1,6 @@
 namespace ZmqAspire.Docs.Tests;
 
-/// <summary>The Markdown files whose code blocks are checked: README.md and docs/*.md.</summary>
+/// <summary>The Markdown files whose code blocks are checked: README.md, docs/*.md and the packages' READMEs (src/*/README.md, shown on NuGet).</summary>
 public static class DocsFiles
 {
     /// <summary>Gets the repository root: the nearest directory above the test's output holding ZmqAspire.sln.</summary>
@@ -12,6 +12,10 @@ public static class DocsFiles
             "README.md",
             .. Directory.GetFiles(Path.Combine(Root, "docs"), "*.md")
                 .Select(f => "docs/" + Path.GetFileName(f))
+                .Order(StringComparer.Ordinal),
+            .. Directory.GetDirectories(Path.Combine(Root, "src"))
+                .Where(d => File.Exists(Path.Combine(d, "README.md")))
+                .Select(d => "src/" + Path.GetFileName(d) + "/README.md")
                 .Order(StringComparer.Ordinal),
         ];
 

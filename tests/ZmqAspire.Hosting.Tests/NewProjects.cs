@@ -63,8 +63,13 @@ internal static class NewProjects
               </ItemGroup>
             </Project>
             """);
+        // Three consumers of one server through one bastion: the worker as a project, and the same
+        // worker shipped as a container that runs as .NET's app user (uid 1654), with and without
+        // WithSshKeyOwner. Each writes its reply, or why it has none, into the result folder.
         Write(root, "AppHost/AppHost.cs", """
             var builder = DistributedApplication.CreateBuilder(args);
+            var results = builder.Configuration["ResultDirectory"] ?? throw new InvalidOperationException("--ResultDirectory is needed");
+            var workerImage = Path.Combine(builder.AppHostDirectory, "..", "worker-image");
 
             var bastion = builder.AddSshBastion("bastion")
                 .WithKeyDirectory(Path.Combine(builder.AppHostDirectory, "..", "keys"));
@@ -74,10 +79,38 @@ internal static class NewProjects
 
             builder.AddProject<Projects.Worker>("worker")
                 .WithSshTunnel(bastion, server.GetEndpoint("zmq"))
-                .WithEnvironment("RESULT_FILE", builder.Configuration["ResultFile"] ?? "")
+                .WithEnvironment("RESULT_FILE", Path.Combine(results, "project.txt"))
+                .WaitFor(server);
+
+            builder.AddDockerfile("worker-app", workerImage)
+                .WithSshTunnel(bastion, server.GetEndpoint("zmq"))
+                .WithSshKeyOwner(1654)
+                .WithBindMount(results, "/results")
+                .WithEnvironment("RESULT_FILE", "/results/container.txt")
+                .WaitFor(server);
+
+            // The mistake WithSshKeyOwner fixes: the key stays root's, and uid 1654 may not read it.
+            builder.AddDockerfile("worker-root-key", workerImage)
+                .WithSshTunnel(bastion, server.GetEndpoint("zmq"))
+                .WithBindMount(results, "/results")
+                .WithEnvironment("RESULT_FILE", "/results/container-without-owner.txt")
                 .WaitFor(server);
 
             builder.Build().Run();
+            """);
+        // The worker's image as a team ships it: published on the host (self-contained linux-x64,
+        // into worker-image/app; the test runs dotnet publish), since an image build cannot reach
+        // NuGet, and run as uid 1654, the user of .NET's images and of dotnet publish
+        // -t:PublishContainer. OpenSSL: .NET's cryptography loads it.
+        Write(root, "worker-image/Dockerfile", """
+            FROM debian:bookworm-slim
+            RUN apt-get update \
+             && apt-get install -y --no-install-recommends libssl3 \
+             && rm -rf /var/lib/apt/lists/*
+            COPY app/ /app/
+            ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
+            USER 1654:1654
+            ENTRYPOINT ["/app/Worker"]
             """);
         Write(root, "AppHost/Properties/launchSettings.json", """
             {
@@ -113,7 +146,8 @@ internal static class NewProjects
             </Project>
             """);
         // The client integration reads the hosting package's ConnectionStrings__server and keeps
-        // the tunnel up; the worker connects once to its local endpoint.
+        // the tunnel up; the worker connects once to its local endpoint and writes the reply, or
+        // the error that stopped it, to RESULT_FILE.
         Write(root, "Worker/Program.cs", """
             using Microsoft.Extensions.DependencyInjection;
             using Microsoft.Extensions.Hosting;
@@ -121,29 +155,45 @@ internal static class NewProjects
             using NetMQ.Sockets;
             using ZmqAspire.Tunneling;
 
-            var builder = Host.CreateApplicationBuilder(args);
-            builder.AddSshTunnel("server");
-            using var host = builder.Build();
-            await host.StartAsync();
-            var tunnel = host.Services.GetRequiredService<SshTunnel>();
-            await tunnel.WaitUntilUpAsync(TimeSpan.FromSeconds(60));
-            using (var request = new RequestSocket())
+            var resultFile = Environment.GetEnvironmentVariable("RESULT_FILE")!;
+            try
             {
-                request.Connect(tunnel.LocalEndpoint.ToString());
-                request.SendFrame("hello through the bastion");
-                if (!request.TryReceiveFrameString(TimeSpan.FromSeconds(30), out var reply))
+                var builder = Host.CreateApplicationBuilder(args);
+                builder.AddSshTunnel("server");
+                using var host = builder.Build();
+                await host.StartAsync();
+                var tunnel = host.Services.GetRequiredService<SshTunnel>();
+                await tunnel.WaitUntilUpAsync(TimeSpan.FromSeconds(60));
+                using (var request = new RequestSocket())
                 {
-                    Console.Error.WriteLine("no reply within 30 s");
-                    return 1;
+                    request.Connect(tunnel.LocalEndpoint.ToString());
+                    request.SendFrame("hello through the bastion");
+                    if (!request.TryReceiveFrameString(TimeSpan.FromSeconds(30), out var reply))
+                    {
+                        throw new TimeoutException("no reply within 30 s");
+                    }
+
+                    Console.WriteLine($"reply: {reply}");
+                    Write(reply);
                 }
 
-                Console.WriteLine($"reply: {reply}");
-                File.WriteAllText(Environment.GetEnvironmentVariable("RESULT_FILE")!, reply);
+                NetMQConfig.Cleanup(block: false);
+                await host.StopAsync();
+                return 0;
+            }
+            catch (Exception ex)
+            {
+                Console.Error.WriteLine(ex);
+                Write("failed: " + ex.Message);
+                return 1;
             }
 
-            NetMQConfig.Cleanup(block: false);
-            await host.StopAsync();
-            return 0;
+            // Whole or not at all: the test reads the file once it exists.
+            void Write(string text)
+            {
+                File.WriteAllText(resultFile + ".tmp", text);
+                File.Move(resultFile + ".tmp", resultFile, overwrite: true);
+            }
             """);
     }
 

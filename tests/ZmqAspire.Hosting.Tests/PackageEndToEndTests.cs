@@ -8,9 +8,11 @@ namespace ZmqAspire.Hosting.Tests;
 /// The packages as another team uses them: packs them into a local folder feed, writes a
 /// brand-new AppHost and worker in a temp folder outside the repository (they reference only the
 /// feed's packages, the Aspire SDK and NetMQ from nuget.org), and runs the AppHost. It runs a
-/// pyzmq REP container of its own behind AddSshBastion; the worker gets a reply through the
-/// tunnel and writes it to a file the test reads. Starts containers and an AppHost with the
-/// dashboard's fixed ports: run it under the shared lock (eng/test.sh does).
+/// pyzmq REP container of its own behind AddSshBastion; the worker, as a project and as a
+/// container that runs as uid 1654 (published on the host, WithSshKeyOwner(1654)), gets a reply
+/// through the tunnel and writes it to a file the test reads. A third consumer, the same
+/// container without WithSshKeyOwner, must fail naming that fix. Starts containers and an
+/// AppHost with the dashboard's fixed ports: run it under the shared lock (eng/test.sh does).
 /// </summary>
 [Trait("Category", "Package")]
 public sealed class PackageEndToEndTests
@@ -26,7 +28,8 @@ public sealed class PackageEndToEndTests
         Assert.False(work.StartsWith(root, StringComparison.Ordinal), "the temp folder must be outside the repository");
         // A version of its own: the global packages folder never serves a stale copy of 0.1.0.
         var version = $"0.1.0-e2e.{DateTime.UtcNow:yyyyMMddHHmmss}";
-        var resultFile = Path.Combine(work, "reply.txt");
+        var results = Path.Combine(work, "results");
+        string[] resultFiles = ["project.txt", "container.txt", "container-without-owner.txt"];
         var imagesBefore = await ImagesAsync();
         try
         {
@@ -41,14 +44,24 @@ public sealed class PackageEndToEndTests
                 f => File.ReadAllText(f).Contains(root, StringComparison.Ordinal));
 
             using var buildTimeout = new CancellationTokenSource(BuildTimeout);
+            // The container worker's files, as eng/build-images.sh makes them: an image build cannot reach NuGet.
+            var publish = await Cli.Wrap("dotnet")
+                .WithArguments(["publish", "Worker", "-c", "Release", "-r", "linux-x64", "--self-contained", "-p:DebugType=none", "-o", Path.Combine("worker-image", "app"), "-nologo", "-v", "minimal", "-clp:NoSummary"])
+                .WithWorkingDirectory(work).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(buildTimeout.Token);
+            Assert.True(publish.ExitCode == 0, publish.StandardOutput + publish.StandardError);
+
             var build = await Cli.Wrap("dotnet").WithArguments(["build", "AppHost", "-nologo", "-v", "minimal", "-clp:NoSummary"])
                 .WithWorkingDirectory(work).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(buildTimeout.Token);
             Assert.True(build.ExitCode == 0, build.StandardOutput + build.StandardError);
 
+            // The container workers run as uid 1654 and write their results here (a bind mount); the test runs as root.
+            Directory.CreateDirectory(results);
+            await Cli.Wrap("chown").WithArguments(["1654:1654", results]).ExecuteBufferedAsync();
+
             var output = new ConcurrentQueue<string>();
             using var forceful = new CancellationTokenSource(ReplyTimeout + TimeSpan.FromMinutes(2));
             // setsid: its own process group, so Ctrl+C (SIGINT) reaches the AppHost and DCP alike.
-            var run = Cli.Wrap("setsid").WithArguments(["dotnet", "run", "--project", "AppHost", "--no-build", "--", $"--ResultFile={resultFile}"])
+            var run = Cli.Wrap("setsid").WithArguments(["dotnet", "run", "--project", "AppHost", "--no-build", "--", $"--ResultDirectory={results}"])
                 .WithWorkingDirectory(work)
                 .WithValidation(CommandResultValidation.None)
                 .WithStandardOutputPipe(PipeTarget.ToDelegate(output.Enqueue))
@@ -57,7 +70,7 @@ public sealed class PackageEndToEndTests
             var started = DateTime.UtcNow;
             try
             {
-                while (!File.Exists(resultFile) && DateTime.UtcNow - started < ReplyTimeout && !run.Task.IsCompleted)
+                while (!resultFiles.All(f => File.Exists(Path.Combine(results, f))) && DateTime.UtcNow - started < ReplyTimeout && !run.Task.IsCompleted)
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1));
                 }
@@ -68,9 +81,18 @@ public sealed class PackageEndToEndTests
                 await run;
             }
 
-            Assert.True(File.Exists(resultFile), "no reply within " + ReplyTimeout + ":\n" + string.Join('\n', output));
-            Console.WriteLine($"package e2e: reply after {(DateTime.UtcNow - started).TotalSeconds:0} s from the AppHost's start (image builds included)");
-            Assert.Equal("reply to hello through the bastion", (await File.ReadAllTextAsync(resultFile)).Trim());
+            var missing = resultFiles.Where(f => !File.Exists(Path.Combine(results, f))).ToList();
+            Assert.True(missing.Count == 0, $"no {string.Join(", ", missing)} within {ReplyTimeout}:\n" + string.Join('\n', output));
+            Console.WriteLine($"package e2e: all three results after {(DateTime.UtcNow - started).TotalSeconds:0} s from the AppHost's start (image builds included)");
+            Assert.Equal("reply to hello through the bastion", (await File.ReadAllTextAsync(Path.Combine(results, "project.txt"))).Trim());
+            Assert.Equal("reply to hello through the bastion", (await File.ReadAllTextAsync(Path.Combine(results, "container.txt"))).Trim());
+            // Without WithSshKeyOwner the key is root's (0400): uid 1654 is refused, and told the fix.
+            var refused = await File.ReadAllTextAsync(Path.Combine(results, "container-without-owner.txt"));
+            Console.WriteLine("package e2e: without WithSshKeyOwner: " + refused);
+            Assert.StartsWith("failed: ", refused, StringComparison.Ordinal);
+            Assert.Contains("/run/aspire-ssh/bastion_client_ed25519_key", refused, StringComparison.Ordinal);
+            Assert.Contains("may not read it", refused, StringComparison.Ordinal);
+            Assert.Contains("WithSshKeyOwner(1654)", refused, StringComparison.Ordinal);
         }
         finally
         {
@@ -106,12 +128,12 @@ public sealed class PackageEndToEndTests
         return [.. result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
     }
 
-    // The tags this run's image builds added (the AppHost's two Dockerfile resources); the layers
+    // The tags this run's image builds added (the AppHost's four Dockerfile resources); the layers
     // stay in the build cache. The containers are gone once DCP has cleaned up, which may take a while.
     private static async Task RemoveNewImagesAsync(HashSet<string> before)
     {
         var added = (await ImagesAsync()).Except(before)
-            .Where(i => i.StartsWith("server:", StringComparison.Ordinal) || i.StartsWith("bastion:", StringComparison.Ordinal) || i.StartsWith("aspire-ssh-bastion:", StringComparison.Ordinal))
+            .Where(i => new[] { "server:", "bastion:", "aspire-ssh-bastion:", "worker-app:", "worker-root-key:" }.Any(p => i.StartsWith(p, StringComparison.Ordinal)))
             .ToList();
         for (var attempt = 0; added.Count > 0 && attempt < 15; attempt++)
         {

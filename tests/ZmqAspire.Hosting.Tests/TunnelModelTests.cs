@@ -107,6 +107,55 @@ public sealed class TunnelModelTests
     }
 
     [Fact]
+    public async Task Container_consumer_key_belongs_to_root_unless_WithSshKeyOwner_names_the_user()
+    {
+        using var model = new ModelBuilder();
+        var bastion = model.AddBastion();
+        var server = model.Builder.AddContainer("server", "debian", "bookworm-slim");
+        var rootWorker = model.Builder.AddContainer("root-worker", "debian", "bookworm-slim")
+            .WithSshTunnel(bastion, SshForwardTarget.FromContainerPort(server.Resource, 5556));
+        var after = model.Builder.AddContainer("after", "debian", "bookworm-slim")
+            .WithSshTunnel(bastion, SshForwardTarget.FromContainerPort(server.Resource, 5556))
+            .WithSshKeyOwner(1654, 1654);
+        var before = model.Builder.AddContainer("before", "debian", "bookworm-slim")
+            .WithSshKeyOwner(1000)
+            .WithSshKeyOwner(1654, 1654)
+            .WithSshTunnel(bastion, SshForwardTarget.FromContainerPort(server.Resource, 5556));
+        var userOnly = model.Builder.AddContainer("user-only", "debian", "bookworm-slim")
+            .WithSshTunnel(bastion, SshForwardTarget.FromContainerPort(server.Resource, 5556))
+            .WithSshKeyOwner(1654);
+
+        Assert.Equal(((int?)null, (int?)null), Owner(await KeyFileAsync(rootWorker.Resource)));
+        Assert.Equal(((int?)1654, (int?)1654), Owner(await KeyFileAsync(after.Resource)));
+        Assert.Equal(((int?)1654, (int?)1654), Owner(await KeyFileAsync(before.Resource)));
+        Assert.Equal(((int?)1654, (int?)null), Owner(await KeyFileAsync(userOnly.Resource)));
+        Assert.Single(before.Resource.Annotations.OfType<SshKeyOwnerAnnotation>());
+        // The mode stays 0400 whoever owns the key.
+        Assert.Equal(UnixFileMode.UserRead, (await KeyFileAsync(after.Resource)).Mode);
+
+        static (int?, int?) Owner(ContainerFile key) => (key.Owner, key.Group);
+    }
+
+    [Theory]
+    [InlineData(-1, null, "userId")]
+    [InlineData(1654, -1, "groupId")]
+    public void WithSshKeyOwner_refuses_a_negative_id(int userId, int? groupId, string parameter)
+    {
+        using var model = new ModelBuilder();
+        var worker = model.Builder.AddContainer("worker", "debian", "bookworm-slim");
+
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => worker.WithSshKeyOwner(userId, groupId));
+        Assert.Equal(parameter, ex.ParamName);
+        Assert.Empty(worker.Resource.Annotations.OfType<SshKeyOwnerAnnotation>());
+    }
+
+    private static async Task<ContainerFile> KeyFileAsync(ContainerResource consumer)
+    {
+        var files = consumer.Annotations.OfType<ContainerFileSystemCallbackAnnotation>().Single();
+        return Assert.IsType<ContainerFile>(Assert.Single(await files.Callback(new ContainerFileSystemCallbackContext { Model = consumer, Services = null! }, CancellationToken.None)));
+    }
+
+    [Fact]
     public async Task Password_login_hands_the_password_instead_of_a_key()
     {
         using var model = new ModelBuilder();
