@@ -121,6 +121,9 @@ internal sealed partial class ChannelMux : IDisposable
     /// <summary>Gets the receive window each of our channels advertises (RFC 4254 section 5.2), in bytes.</summary>
     public uint WindowSize { get; }
 
+    /// <summary>Gets SSH.NET's internal <c>Session</c> this mux is attached to (for tests).</summary>
+    internal object SshNetSession => _session;
+
     /// <summary>Gets a value indicating whether <paramref name="channel"/> is one of our channel numbers.</summary>
     public static bool IsOurs(uint channel) => channel >= FirstChannel;
 
