@@ -9,8 +9,11 @@ internal sealed partial class ChannelMux
     /// <summary>How long held data waits at most when no further message comes to end the read, in milliseconds.</summary>
     /// <remarks>
     /// Only an SSH_MSG_GLOBAL_REQUEST (which SSH.NET answers without an event) as the last message
-    /// of a read leaves data held: sshd's <c>ClientAliveInterval</c> probes, or its host keys
-    /// after login. Rare, so a coarse timer that runs only while data is being held is enough.
+    /// of a read leaves data held: rare, so a coarse timer that runs only while data is being
+    /// held is enough. OpenSSH's sshd sends one (its host keys after login, a
+    /// <c>ClientAliveInterval</c> probe) only while no channel is open (serverloop.c,
+    /// client_alive_check: the probe is a channel request when one is), so then nothing is held;
+    /// other servers may.
     /// </remarks>
     private const int HoldWatchMilliseconds = 20;
 
@@ -79,10 +82,24 @@ internal sealed partial class ChannelMux
     // On the receive thread, after our handlers of the same message: the end of a read writes what is held.
     private void AfterMessage(object? sender, EventArgs e)
     {
-        if (_holdingCount > 0 && !ReceivedAhead.NextMessageBuffered(_session))
+        if (_holdingCount == 0 || ReceivedAhead.NextMessageBuffered(_session))
         {
-            WriteHeld();
+            return;
         }
+
+        if (ReceivedAhead.KeyExchangeInProgress(_session))
+        {
+            // A read that ends with the server's SSH_MSG_KEXINIT (sshd re-keys right after the
+            // data that crossed its RekeyLimit): writing here would send a window adjust, or a
+            // CLOSE, which SSH.NET makes wait for the end of the key exchange, and only this
+            // thread can end it by reading the server's NEWKEYS: a message sent from here at
+            // KEXINIT hung the session for good (RekeyHeldWritesTests' notes). A pool thread
+            // writes it instead, at once, and waits for the exchange to end if it has something to send.
+            ThreadPool.UnsafeQueueUserWorkItem(static mux => mux.WriteHeld(), this, preferLocal: false);
+            return;
+        }
+
+        WriteHeld();
     }
 
     private void WriteHeld()

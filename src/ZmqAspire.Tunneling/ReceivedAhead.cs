@@ -74,6 +74,16 @@ internal static class ReceivedAhead
         return packetLength > 0 && length >= 4L + packetLength + GcmTagSize;
     }
 
+    /// <summary>
+    /// Whether a key exchange is under way: from the server's SSH_MSG_KEXINIT until SSH.NET has
+    /// handled its SSH_MSG_NEWKEYS (RFC 4253 section 7), SSH.NET's <c>SendMessage</c> makes every
+    /// message but the key exchange's wait for the exchange to end, and only the receive thread
+    /// can end it. True as well when it cannot be told (then held data never goes out on the receive thread).
+    /// </summary>
+    /// <param name="session">SSH.NET's internal <c>Session</c>.</param>
+    public static bool KeyExchangeInProgress(object session) =>
+        Members is not { } m || m.KeyExchangeCompleted(session) is not { IsSet: true };
+
     private static Accessors? Compile()
     {
         if (SshFastPath.SshNetSessionType is not { } sessionType || ArrayBufferType is null || AesGcmType is null)
@@ -86,7 +96,9 @@ internal static class ReceivedAhead
         var bytes = ArrayBufferType.GetField("_bytes", NonPublicInstance);
         var start = ArrayBufferType.GetField("_activeStart", NonPublicInstance);
         var end = ArrayBufferType.GetField("_availableStart", NonPublicInstance);
-        if (buffer?.FieldType != ArrayBufferType || cipher is null || bytes?.FieldType != typeof(byte[]) || start?.FieldType != typeof(int) || end?.FieldType != typeof(int))
+        var keyExchangeCompleted = sessionType.GetField("_keyExchangeCompletedWaitHandle", NonPublicInstance);
+        if (keyExchangeCompleted?.FieldType != typeof(ManualResetEventSlim)
+            || buffer?.FieldType != ArrayBufferType || cipher is null || bytes?.FieldType != typeof(byte[]) || start?.FieldType != typeof(int) || end?.FieldType != typeof(int))
         {
             return null;
         }
@@ -100,7 +112,8 @@ internal static class ReceivedAhead
                 Expression.Lambda<Func<object, object?>>(Expression.Convert(Expression.Field(typed, cipher), typeof(object)), session).Compile(),
                 Expression.Lambda<Func<object, byte[]?>>(Expression.Field(receiveBuffer, bytes), session).Compile(),
                 Expression.Lambda<Func<object, int>>(Expression.Field(receiveBuffer, start), session).Compile(),
-                Expression.Lambda<Func<object, int>>(Expression.Field(receiveBuffer, end), session).Compile());
+                Expression.Lambda<Func<object, int>>(Expression.Field(receiveBuffer, end), session).Compile(),
+                Expression.Lambda<Func<object, ManualResetEventSlim?>>(Expression.Field(typed, keyExchangeCompleted), session).Compile());
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException)
         {
@@ -108,5 +121,10 @@ internal static class ReceivedAhead
         }
     }
 
-    private sealed record Accessors(Func<object, object?> Cipher, Func<object, byte[]?> Bytes, Func<object, int> Start, Func<object, int> End);
+    private sealed record Accessors(
+        Func<object, object?> Cipher,
+        Func<object, byte[]?> Bytes,
+        Func<object, int> Start,
+        Func<object, int> End,
+        Func<object, ManualResetEventSlim?> KeyExchangeCompleted);
 }

@@ -28,36 +28,95 @@ public sealed class HeldStreamsTests(SshdFixture sshd, ITestOutputHelper output)
         Assert.True(session.Mux?.HoldsData);
         using var forward = session.OpenLocalForward(new TcpEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port));
 
-        var ends = new List<Task<string?>>();
+        var (failures, elapsed) = await CountedFrames.ExchangeAsync(listener, forward.LocalPort, Channels, Frames, FrameSize, Functional);
+        output.WriteLine($"{Channels} channels x 2 directions x {Frames} frames of {FrameSize} B in {elapsed.TotalSeconds:0.00} s; {failures.Count} streams wrong");
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task Small_frames_of_several_remote_forwarded_channels_both_ways_at_once_arrive_byte_exact()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
+        using var remote = session.OpenRemoteForward(new TcpEndpoint(SshdFixture.Loopback, 0), new TcpEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port));
+
+        // The clients connect to sshd's listener; sshd opens forwarded-tcpip channels to us.
+        var (failures, elapsed) = await CountedFrames.ExchangeAsync(listener, remote.ServerEndpoint.Port, Channels, Frames, FrameSize, Functional);
+        output.WriteLine($"remote forward: {Channels} channels x 2 directions x {Frames} frames of {FrameSize} B in {elapsed.TotalSeconds:0.00} s; {failures.Count} streams wrong");
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task Losing_the_session_while_small_frames_stream_ends_every_local_connection_and_releases_its_channels()
+    {
+        const int Streams = 4;
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        await using var session = await SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519));
+        using var forward = session.OpenLocalForward(new TcpEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port));
+        var unobserved = 0;
+        EventHandler<UnobservedTaskExceptionEventArgs> count = (_, _) => Interlocked.Increment(ref unobserved);
+        TaskScheduler.UnobservedTaskException += count;
         var sockets = new List<Socket>();
-        var watch = Stopwatch.StartNew();
-        for (var c = 0; c < Channels; c++)
-        {
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort).WaitAsync(Functional);
-            var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
-            target.NoDelay = true;
-            sockets.Add(client);
-            sockets.Add(target);
-
-            // Each side sends its own numbered frames and checks the other's: which target
-            // socket belongs to which client does not matter, every stream is checked alone.
-            ends.Add(SendFramesAsync(client, $"client {c}"));
-            ends.Add(SendFramesAsync(target, $"target {c}"));
-            ends.Add(CheckFramesAsync(client, $"down {c}"));
-            ends.Add(CheckFramesAsync(target, $"up {c}"));
-        }
-
+        using var stop = new CancellationTokenSource();
         try
         {
-            var results = await Task.WhenAll(ends).WaitAsync(Functional);
-            output.WriteLine($"{Channels} channels x 2 directions x {Frames} frames of {FrameSize} B in {watch.Elapsed.TotalSeconds:0.00} s");
-            Assert.All(results, Assert.Null);
+            var reads = new List<Task<(long Received, long FirstBad, TimeSpan LongestGap)>>();
+            for (var i = 0; i < Streams; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                sockets.Add(client);
+                await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort).WaitAsync(Functional);
+                var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
+                sockets.Add(target);
+                target.NoDelay = true;
+                _ = Task.Run(async () =>
+                {
+                    var frame = new byte[FrameSize];
+                    try
+                    {
+                        for (long n = 0; !stop.IsCancellationRequested; n++)
+                        {
+                            Counted.Fill(frame, n * FrameSize);
+                            await target.SendAsync(frame);
+                        }
+                    }
+                    catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                    {
+                        // The tunnel's side of the target connection went with the session.
+                    }
+                });
+                reads.Add(Counted.ReadToEndAsync(client, resetEnds: true));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(Streams, session.Mux!.ChannelCount);
+            var watch = Stopwatch.StartNew();
+            sshd.KillSessions();
+
+            var results = await Task.WhenAll(reads).WaitAsync(Functional);
+            var ended = watch.Elapsed;
+            while (session.Mux.ChannelCount > 0 && watch.Elapsed < Functional)
+            {
+                await Task.Delay(50);
+            }
+
+            output.WriteLine($"session killed: {Streams} local connections ended after {ended.TotalMilliseconds:0} ms, having read {string.Join(", ", results.Select(r => r.Received))} B (all in order: {results.All(r => r.FirstBad < 0)}); channels left {session.Mux.ChannelCount}");
+            Assert.All(results, r => Assert.Equal(-1, r.FirstBad));
+            Assert.All(results, r => Assert.True(r.Received > 0));
+            Assert.Equal(0, session.Mux.ChannelCount);
         }
         finally
         {
+            stop.Cancel();
             sockets.ForEach(s => s.Dispose());
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            TaskScheduler.UnobservedTaskException -= count;
         }
+
+        Assert.Equal(0, Volatile.Read(ref unobserved));
     }
 
     [Fact]
@@ -133,32 +192,6 @@ public sealed class HeldStreamsTests(SshdFixture sshd, ITestOutputHelper output)
         var reply = new byte[size];
         Counted.Fill(reply, size); // a pattern that depends on the size: a reply sent to the wrong connection shows
         return reply;
-    }
-
-    private static async Task<string?> SendFramesAsync(Socket socket, string name)
-    {
-        var frame = new byte[FrameSize];
-        try
-        {
-            for (var i = 0; i < Frames; i++)
-            {
-                Counted.Fill(frame, (long)i * FrameSize);
-                await socket.SendAsync(frame);
-            }
-
-            socket.Shutdown(SocketShutdown.Send);
-            return null;
-        }
-        catch (SocketException ex)
-        {
-            return $"{name}: send failed: {ex.SocketErrorCode}";
-        }
-    }
-
-    private static async Task<string?> CheckFramesAsync(Socket socket, string name)
-    {
-        var (received, firstBad, _) = await Counted.ReadToEndAsync(socket);
-        return received == (long)Frames * FrameSize && firstBad < 0 ? null : $"{name}: {received} B, first wrong byte at {firstBad}";
     }
 
     private static async Task<byte[]> ReadToEndAsync(Socket socket)
