@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ZmqAspire.AppHost;
 
 // ZmqAspire: a NetMQ REP server that only an SSH bastion can reach, and a REQ client that
@@ -99,4 +101,13 @@ void ConfigureClient<T>(IResourceBuilder<T> client)
         .WithIconName("PlugConnected")
         .WithClientCommands();
     client.WithUrl(ReferenceExpression.Create($"{client.GetEndpoint("http")}/health"), "health report (SSH session, forward, last request)");
+
+    // Without a browser the dashboard's Resources page is out of reach, and the port is random:
+    // the console says where the health report is, next to the login URL.
+    builder.Eventing.Subscribe<ResourceEndpointsAllocatedEvent>(client.Resource, (e, _) =>
+    {
+        e.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ZmqAspire.AppHost")
+            .LogInformation("The client's health report (SSH session, forward, last request): {HealthUrl}/health", client.GetEndpoint("http").Url);
+        return Task.CompletedTask;
+    });
 }

@@ -14,5 +14,8 @@ echo "[run] building the AppHost and what it runs (the first run restores NuGet 
 dotnet build "$REPO_ROOT/ZmqAspire.AppHost" -nologo -v minimal -clp:NoSummary
 echo "[run] starting the AppHost; the first start builds the bastion and server images (about a minute)"
 echo "[run] open the 'Login to the dashboard' URL below; Ctrl+C stops everything"
+# Background jobs ignore SIGINT, so a run started with `setsid eng/run.sh &` is stopped with SIGTERM
+# to its whole process group (the AppHost, the client and Aspire's dcp): say which group that is.
+echo "[run] or, from another shell: kill -TERM -- -$(ps -o pgid= -p $$ | tr -d ' ')  (this run's process group)"
 cd "$REPO_ROOT"
 exec dotnet run --project ZmqAspire.AppHost --no-build -- "$@"

@@ -1,6 +1,7 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ZmqAspire.AppHost;
 using ZmqAspire.Testing;
 using ZmqAspire.Tunneling;
@@ -47,6 +48,8 @@ public class AppHostFixture : IAsyncLifetime
             $"--ZmqAspire:RequestCount={RequestCount}",
             .. ExtraArguments,
         ]);
+        // The AppHost's own log lines (what its console shows), for the tests that read them.
+        builder.Services.AddFakeLogging();
         Configure(builder);
         _app = await builder.BuildAsync();
         using var cts = new CancellationTokenSource(StartTimeout);

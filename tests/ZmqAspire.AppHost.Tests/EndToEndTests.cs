@@ -1,6 +1,8 @@
 using System.Net.Sockets;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ZmqAspire.AppHost.Tests;
 
@@ -25,6 +27,23 @@ public sealed partial class EndToEndTests(AppHostFixture fixture)
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("client", cts.Token);
         await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("bastion", cts.Token);
+    }
+
+    [Fact]
+    public async Task The_console_names_the_clients_health_report_and_it_answers_Healthy()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("client", cts.Token);
+
+        var line = Assert.Single(
+            fixture.App.Services.GetFakeLogCollector().GetSnapshot(),
+            r => r.Category == "ZmqAspire.AppHost" && r.Message.StartsWith("The client's health report", StringComparison.Ordinal));
+        var url = new Uri(line.Message[(line.Message.LastIndexOf(' ') + 1)..]);
+        Assert.True(url.IsLoopback, url.ToString());
+        Assert.Equal("/health", url.AbsolutePath);
+        using var http = new HttpClient();
+        var report = JsonDocument.Parse(await http.GetStringAsync(url, cts.Token)).RootElement;
+        Assert.Equal("Healthy", report.GetProperty("status").GetString());
     }
 
     [Fact]
