@@ -82,7 +82,7 @@ internal sealed partial class ChannelMux
     // On the receive thread, after our handlers of the same message: the end of a read writes what is held.
     private void AfterMessage(object? sender, EventArgs e)
     {
-        if (_holdingCount == 0 || ReceivedAhead.NextMessageBuffered(_session))
+        if (_holdingCount == 0 || !ReceivedAhead.EndsRead(_session, e))
         {
             return;
         }
