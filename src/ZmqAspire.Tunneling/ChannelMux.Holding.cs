@@ -9,8 +9,8 @@ internal sealed partial class ChannelMux
     /// <summary>How long held data waits at most when no further message comes to end the read, in milliseconds.</summary>
     /// <remarks>
     /// Only an SSH_MSG_GLOBAL_REQUEST (which SSH.NET answers without an event) as the last message
-    /// of a read leaves data held: rare, so a coarse timer that runs only while data is being
-    /// held is enough. OpenSSH's sshd sends one (its host keys after login, a
+    /// of a read leaves data held: rare, so a coarse one-shot timer, set only when a message leaves
+    /// data held for a later one, is enough. OpenSSH's sshd sends one (its host keys after login, a
     /// <c>ClientAliveInterval</c> probe) only while no channel is open (serverloop.c,
     /// client_alive_check: the probe is a channel request when one is), so then nothing is held;
     /// other servers may.
@@ -21,9 +21,12 @@ internal sealed partial class ChannelMux
     private SessionMessageEvents? _afterEachMessage;
     private Timer? _holdWatch;
     private volatile int _holdingCount;
-    private bool _holdWatchArmed;
-    private long _holds;
-    private long _holdsAtLastWatch;
+
+    // Messages handled while data was held (written by the receive thread alone), and their
+    // count when the hold watch was set: unchanged when it fires, the read was left unfinished.
+    private long _messagesWhileHolding;
+    private long _messagesAtWatch;
+    private int _holdWatchSet;
 
     /// <summary>Gets a value indicating whether channels hold the server's data until the end of each read.</summary>
     internal bool HoldsData => _afterEachMessage is not null;
@@ -35,12 +38,6 @@ internal sealed partial class ChannelMux
         {
             _holding.Add(channel);
             _holdingCount = _holding.Count;
-            _holds++;
-            if (!_holdWatchArmed && !_disposed && _holdWatch is { } watch)
-            {
-                _holdWatchArmed = true;
-                ChangeWatch(watch, HoldWatchMilliseconds);
-            }
         }
     }
 
@@ -61,29 +58,22 @@ internal sealed partial class ChannelMux
     private void StopHolding()
     {
         _afterEachMessage?.Dispose();
-        lock (_holding)
-        {
-            _holdWatch?.Dispose();
-        }
-    }
-
-    private static void ChangeWatch(Timer? watch, int period)
-    {
-        try
-        {
-            watch?.Change(period, period);
-        }
-        catch (ObjectDisposedException)
-        {
-            // The mux was disposed: its channels are gone, nothing is left to write.
-        }
+        _holdWatch?.Dispose();
     }
 
     // On the receive thread, after our handlers of the same message: the end of a read writes what is held.
     private void AfterMessage(object? sender, EventArgs e)
     {
-        if (_holdingCount == 0 || !ReceivedAhead.EndsRead(_session, e))
+        if (_holdingCount == 0)
         {
+            return;
+        }
+
+        Volatile.Write(ref _messagesWhileHolding, _messagesWhileHolding + 1);
+        if (!ReceivedAhead.EndsRead(_session, e))
+        {
+            // A later message of this read writes it, unless none of them raises an event.
+            SetHoldWatch();
             return;
         }
 
@@ -123,22 +113,42 @@ internal sealed partial class ChannelMux
         }
     }
 
-    // On a timer thread: writes what a read that ended without an event left held, and stops
-    // once a whole period passed without anything held.
+    /// <summary>Sets the one-shot hold watch, unless it is set already.</summary>
+    private void SetHoldWatch()
+    {
+        if (_holdWatchSet == 0 && Interlocked.Exchange(ref _holdWatchSet, 1) == 0)
+        {
+            _messagesAtWatch = Volatile.Read(ref _messagesWhileHolding);
+            try
+            {
+                _holdWatch?.Change(HoldWatchMilliseconds, Timeout.Infinite);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The mux was disposed: its channels are gone, nothing is left to write.
+            }
+        }
+    }
+
+    // On a timer thread, HoldWatchMilliseconds after a message left data held: writes it if no
+    // message came since (the read ended with messages that raise no event); looks again later
+    // if the receive thread went on and something is held now.
     private void OnHoldWatch()
     {
-        lock (_holding)
+        var stalled = Volatile.Read(ref _messagesWhileHolding) == _messagesAtWatch;
+        Volatile.Write(ref _holdWatchSet, 0);
+        if (_holdingCount == 0)
         {
-            if (_holding.Count == 0 && _holds == _holdsAtLastWatch)
-            {
-                _holdWatchArmed = false;
-                ChangeWatch(_holdWatch, Timeout.Infinite);
-                return;
-            }
-
-            _holdsAtLastWatch = _holds;
+            return;
         }
 
-        WriteHeld();
+        if (stalled)
+        {
+            WriteHeld();
+        }
+        else
+        {
+            SetHoldWatch();
+        }
     }
 }
