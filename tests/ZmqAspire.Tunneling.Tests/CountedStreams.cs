@@ -18,6 +18,37 @@ internal static class Counted
     }
 
     /// <summary>
+    /// Connects a client to <paramref name="localPort"/> (a forward to <paramref name="listener"/>),
+    /// whose accepted target sends <paramref name="frames"/> frames of <paramref name="frameSize"/>
+    /// bytes of the stream, one send each, as a ZeroMQ peer's small messages leave it (sshd packs
+    /// what it finds into SSH messages, several of which reach the tunnel in one read), then ends
+    /// it; returns what the client read (<see cref="ReadToEndAsync"/>).
+    /// </summary>
+    public static async Task<(long Received, long FirstBad, TimeSpan LongestGap)> SendFramesDownAsync(
+        TcpListener listener, int localPort, int frames, int frameSize, TimeSpan timeout)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(IPAddress.Loopback, localPort).WaitAsync(timeout);
+        using var target = await listener.AcceptSocketAsync().WaitAsync(timeout);
+        target.NoDelay = true;
+        var sending = Task.Run(() =>
+        {
+            var frame = new byte[frameSize];
+            for (var i = 0; i < frames; i++)
+            {
+                Fill(frame, (long)i * frameSize);
+                target.Send(frame);
+            }
+
+            target.Shutdown(SocketShutdown.Send);
+        });
+
+        var result = await ReadToEndAsync(client).WaitAsync(timeout);
+        await sending.WaitAsync(timeout);
+        return result;
+    }
+
+    /// <summary>
     /// Reads to the end of the stream, checking every byte: the length, the first wrong byte (-1:
     /// none), and the longest wait for a read. A reset ends it too when <paramref name="resetEnds"/>.
     /// </summary>

@@ -35,24 +35,7 @@ public sealed class NonGcmHeldWritesTests(CtrOnlySshdFixture sshd, ITestOutputHe
         (long Received, long FirstBad, TimeSpan LongestGap) result;
         try
         {
-            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort).WaitAsync(Functional);
-            using var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
-            target.NoDelay = true;
-            var sending = Task.Run(() =>
-            {
-                var frame = new byte[FrameSize];
-                for (var i = 0; i < Frames; i++)
-                {
-                    Counted.Fill(frame, (long)i * FrameSize);
-                    target.Send(frame);
-                }
-
-                target.Shutdown(SocketShutdown.Send);
-            });
-
-            result = await Counted.ReadToEndAsync(client).WaitAsync(Functional);
-            await sending.WaitAsync(Functional);
+            result = await Counted.SendFramesDownAsync(listener, forward.LocalPort, Frames, FrameSize, Functional);
         }
         finally
         {
