@@ -22,30 +22,40 @@ internal static class Counted
     /// whose accepted target sends <paramref name="frames"/> frames of <paramref name="frameSize"/>
     /// bytes of the stream, one send each, as a ZeroMQ peer's small messages leave it (sshd packs
     /// what it finds into SSH messages, several of which reach the tunnel in one read), then ends
-    /// it; returns what the client read (<see cref="ReadToEndAsync"/>).
+    /// it; returns what the client read (<see cref="ReadToEndAsync"/>) and by how much the relay
+    /// counters (<see cref="RelayCounters"/>, process-wide: call it in their test collection) grew meanwhile.
     /// </summary>
-    public static async Task<(long Received, long FirstBad, TimeSpan LongestGap)> SendFramesDownAsync(
+    public static async Task<CountedDownload> SendFramesDownAsync(
         TcpListener listener, int localPort, int frames, int frameSize, TimeSpan timeout)
     {
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(IPAddress.Loopback, localPort).WaitAsync(timeout);
         using var target = await listener.AcceptSocketAsync().WaitAsync(timeout);
         target.NoDelay = true;
-        var sending = Task.Run(() =>
+        RelayCounters.Enabled = true;
+        var before = RelayCounters.Snapshot();
+        try
         {
-            var frame = new byte[frameSize];
-            for (var i = 0; i < frames; i++)
+            var sending = Task.Run(() =>
             {
-                Fill(frame, (long)i * frameSize);
-                target.Send(frame);
-            }
+                var frame = new byte[frameSize];
+                for (var i = 0; i < frames; i++)
+                {
+                    Fill(frame, (long)i * frameSize);
+                    target.Send(frame);
+                }
 
-            target.Shutdown(SocketShutdown.Send);
-        });
+                target.Shutdown(SocketShutdown.Send);
+            });
 
-        var result = await ReadToEndAsync(client).WaitAsync(timeout);
-        await sending.WaitAsync(timeout);
-        return result;
+            var (received, firstBad, _) = await ReadToEndAsync(client).WaitAsync(timeout);
+            await sending.WaitAsync(timeout);
+            return new CountedDownload(received, firstBad, [.. RelayCounters.Snapshot().Select((c, i) => c - before[i])]);
+        }
+        finally
+        {
+            RelayCounters.Enabled = false;
+        }
     }
 
     /// <summary>
@@ -98,6 +108,13 @@ internal static class Counted
 
         return (received, firstBad, longest);
     }
+}
+
+/// <summary>What <see cref="Counted.SendFramesDownAsync"/> saw: the client's stream (its length, the first wrong byte or -1) and the relay counters' growth.</summary>
+internal sealed record CountedDownload(long Received, long FirstBad, long[] Counters)
+{
+    /// <summary>Gets how much <paramref name="counter"/> grew during the download.</summary>
+    public long this[RelayCounter counter] => Counters[(int)counter];
 }
 
 /// <summary>Several connections through one forward, each streaming small numbered frames both ways at once, every stream checked byte for byte.</summary>
