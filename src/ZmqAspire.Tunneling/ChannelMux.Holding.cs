@@ -22,10 +22,9 @@ internal sealed partial class ChannelMux
     private Timer? _holdWatch;
     private volatile int _holdingCount;
 
-    // Messages handled while data was held (written by the receive thread alone), and their
-    // count when the hold watch was set: unchanged when it fires, the read was left unfinished.
-    private long _messagesWhileHolding;
-    private long _messagesAtWatch;
+    // When the receive thread last handled a message while data was held (Environment.TickCount64,
+    // written by that thread alone), and whether the one-shot hold watch is set.
+    private long _lastMessageWhileHolding;
     private int _holdWatchSet;
 
     /// <summary>Gets a value indicating whether channels hold the server's data until the end of each read.</summary>
@@ -69,11 +68,11 @@ internal sealed partial class ChannelMux
             return;
         }
 
-        Volatile.Write(ref _messagesWhileHolding, _messagesWhileHolding + 1);
+        Volatile.Write(ref _lastMessageWhileHolding, Environment.TickCount64);
         if (!ReceivedAhead.EndsRead(_session, e))
         {
             // A later message of this read writes it, unless none of them raises an event.
-            SetHoldWatch();
+            SetHoldWatch(HoldWatchMilliseconds);
             return;
         }
 
@@ -113,15 +112,14 @@ internal sealed partial class ChannelMux
         }
     }
 
-    /// <summary>Sets the one-shot hold watch, unless it is set already.</summary>
-    private void SetHoldWatch()
+    /// <summary>Sets the one-shot hold watch to fire in <paramref name="milliseconds"/>, unless it is set already.</summary>
+    private void SetHoldWatch(long milliseconds)
     {
         if (_holdWatchSet == 0 && Interlocked.Exchange(ref _holdWatchSet, 1) == 0)
         {
-            _messagesAtWatch = Volatile.Read(ref _messagesWhileHolding);
             try
             {
-                _holdWatch?.Change(HoldWatchMilliseconds, Timeout.Infinite);
+                _holdWatch?.Change(milliseconds, Timeout.Infinite);
             }
             catch (ObjectDisposedException)
             {
@@ -130,25 +128,25 @@ internal sealed partial class ChannelMux
         }
     }
 
-    // On a timer thread, HoldWatchMilliseconds after a message left data held: writes it if no
-    // message came since (the read ended with messages that raise no event); looks again later
-    // if the receive thread went on and something is held now.
+    // On a timer thread, once a message left data held for a later one: writes it when no message
+    // came for HoldWatchMilliseconds (the read ended with messages that raise no event), else
+    // looks again when that much time will have passed since the last one.
     private void OnHoldWatch()
     {
-        var stalled = Volatile.Read(ref _messagesWhileHolding) == _messagesAtWatch;
         Volatile.Write(ref _holdWatchSet, 0);
         if (_holdingCount == 0)
         {
             return;
         }
 
-        if (stalled)
+        var quiet = Environment.TickCount64 - Volatile.Read(ref _lastMessageWhileHolding);
+        if (quiet >= HoldWatchMilliseconds)
         {
             WriteHeld();
         }
         else
         {
-            SetHoldWatch();
+            SetHoldWatch(HoldWatchMilliseconds - quiet);
         }
     }
 }
