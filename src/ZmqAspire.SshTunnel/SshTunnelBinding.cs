@@ -281,7 +281,7 @@ internal sealed class SshTunnelBinding
             // A key the AppHost copied into this container that this (non-root) user may not read:
             // the fix is in the AppHost, so name it.
             var hint = ex.InnerException is UnauthorizedAccessException && options.PrivateKeyPath?.StartsWith(AppHostKeyDirectory, StringComparison.Ordinal) == true
-                ? $"; the AppHost copied this key into the container for root: give it this container's user with WithSshKeyOwner({EffectiveUserId()})"
+                ? $"; the AppHost copied this key into the container for root: give it this container's user with WithSshKeyOwner({ProcessUser.EffectiveUserId() ?? Environment.UserName})"
                 : "";
             errors.Add($"{Where(nameof(SshTunnelSettings.PrivateKeyPath))}: PrivateKeyPath / PrivateKeyPassphrase: {ex.Message}{hint}");
         }
@@ -301,21 +301,6 @@ internal sealed class SshTunnelBinding
     }
 
     private string Where(string key) => _sources.GetValueOrDefault(key, ConnectionStringKey);
-
-    /// <summary>This process's effective uid (the second field of <c>Uid:</c> in <c>/proc/self/status</c>), or its user name off Linux.</summary>
-    private static string EffectiveUserId()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-            var fields = line?.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
-            return fields is { Length: > 2 } ? fields[2] : Environment.UserName;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return Environment.UserName;
-        }
-    }
 }
 
 /// <summary>A checked tunnel: what <see cref="SelfHealingForward.Start(SshTunnelOptions, IReadOnlyList{TcpEndpoint}, SelfHealingForwardOptions)"/> takes.</summary>

@@ -9,8 +9,8 @@ internal sealed partial class ChannelMux
     /// <summary>How long held data waits at most when no further message comes to end the read, in milliseconds.</summary>
     /// <remarks>
     /// Only an SSH_MSG_GLOBAL_REQUEST (which SSH.NET answers without an event) as the last message
-    /// of a read leaves data held: rare, so a coarse timer that runs only while data is being
-    /// held is enough. OpenSSH's sshd sends one (its host keys after login, a
+    /// of a read leaves data held: rare, so a coarse one-shot timer, set only when a message leaves
+    /// data held for a later one, is enough. OpenSSH's sshd sends one (its host keys after login, a
     /// <c>ClientAliveInterval</c> probe) only while no channel is open (serverloop.c,
     /// client_alive_check: the probe is a channel request when one is), so then nothing is held;
     /// other servers may.
@@ -21,9 +21,11 @@ internal sealed partial class ChannelMux
     private SessionMessageEvents? _afterEachMessage;
     private Timer? _holdWatch;
     private volatile int _holdingCount;
-    private bool _holdWatchArmed;
-    private long _holds;
-    private long _holdsAtLastWatch;
+
+    // When the receive thread last handled a message while data was held (Environment.TickCount64,
+    // written by that thread alone), and whether the one-shot hold watch is set.
+    private long _lastMessageWhileHolding;
+    private int _holdWatchSet;
 
     /// <summary>Gets a value indicating whether channels hold the server's data until the end of each read.</summary>
     internal bool HoldsData => _afterEachMessage is not null;
@@ -35,12 +37,6 @@ internal sealed partial class ChannelMux
         {
             _holding.Add(channel);
             _holdingCount = _holding.Count;
-            _holds++;
-            if (!_holdWatchArmed && !_disposed && _holdWatch is { } watch)
-            {
-                _holdWatchArmed = true;
-                ChangeWatch(watch, HoldWatchMilliseconds);
-            }
         }
     }
 
@@ -61,29 +57,22 @@ internal sealed partial class ChannelMux
     private void StopHolding()
     {
         _afterEachMessage?.Dispose();
-        lock (_holding)
-        {
-            _holdWatch?.Dispose();
-        }
-    }
-
-    private static void ChangeWatch(Timer? watch, int period)
-    {
-        try
-        {
-            watch?.Change(period, period);
-        }
-        catch (ObjectDisposedException)
-        {
-            // The mux was disposed: its channels are gone, nothing is left to write.
-        }
+        _holdWatch?.Dispose();
     }
 
     // On the receive thread, after our handlers of the same message: the end of a read writes what is held.
     private void AfterMessage(object? sender, EventArgs e)
     {
-        if (_holdingCount == 0 || ReceivedAhead.NextMessageBuffered(_session))
+        if (_holdingCount == 0)
         {
+            return;
+        }
+
+        Volatile.Write(ref _lastMessageWhileHolding, Environment.TickCount64);
+        if (!ReceivedAhead.EndsRead(_session, e))
+        {
+            // A later message of this read writes it, unless none of them raises an event.
+            SetHoldWatch(HoldWatchMilliseconds);
             return;
         }
 
@@ -123,22 +112,41 @@ internal sealed partial class ChannelMux
         }
     }
 
-    // On a timer thread: writes what a read that ended without an event left held, and stops
-    // once a whole period passed without anything held.
+    /// <summary>Sets the one-shot hold watch to fire in <paramref name="milliseconds"/>, unless it is set already.</summary>
+    private void SetHoldWatch(long milliseconds)
+    {
+        if (_holdWatchSet == 0 && Interlocked.Exchange(ref _holdWatchSet, 1) == 0)
+        {
+            try
+            {
+                _holdWatch?.Change(milliseconds, Timeout.Infinite);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The mux was disposed: its channels are gone, nothing is left to write.
+            }
+        }
+    }
+
+    // On a timer thread, once a message left data held for a later one: writes it when no message
+    // came for HoldWatchMilliseconds (the read ended with messages that raise no event), else
+    // looks again when that much time will have passed since the last one.
     private void OnHoldWatch()
     {
-        lock (_holding)
+        Volatile.Write(ref _holdWatchSet, 0);
+        if (_holdingCount == 0)
         {
-            if (_holding.Count == 0 && _holds == _holdsAtLastWatch)
-            {
-                _holdWatchArmed = false;
-                ChangeWatch(_holdWatch, Timeout.Infinite);
-                return;
-            }
-
-            _holdsAtLastWatch = _holds;
+            return;
         }
 
-        WriteHeld();
+        var quiet = Environment.TickCount64 - Volatile.Read(ref _lastMessageWhileHolding);
+        if (quiet >= HoldWatchMilliseconds)
+        {
+            WriteHeld();
+        }
+        else
+        {
+            SetHoldWatch(HoldWatchMilliseconds - quiet);
+        }
     }
 }

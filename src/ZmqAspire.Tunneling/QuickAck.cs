@@ -128,7 +128,7 @@ internal sealed class QuickAck : IDisposable
             _offEventLoop = EpollDetach.TryDetach(_socket);
         }
 
-        if (ReceivedAhead.NextMessageBuffered(_session))
+        if (!ReceivedAhead.EndsRead(_session, e))
         {
             return;
         }

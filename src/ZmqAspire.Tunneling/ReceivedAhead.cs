@@ -48,8 +48,35 @@ internal static class ReceivedAhead
 
     private static readonly Accessors? Members = Compile();
 
+    // What EndsRead last answered on this thread (a session's receive thread), and for which message.
+    [ThreadStatic]
+    private static EventArgs? lastMessage;
+
+    [ThreadStatic]
+    private static bool lastEndsRead;
+
     /// <summary>Gets a value indicating whether this SSH.NET has the members read here.</summary>
     public static bool Available => Members is not null;
+
+    /// <summary>
+    /// Whether the message whose event is being raised is the last of its read (the next one is
+    /// not already read whole, <see cref="NextMessageBuffered"/>), told once per message:
+    /// <see cref="QuickAck"/>, subscribed first, and <see cref="ChannelMux"/>, subscribed last,
+    /// both ask for the same message, and the receive buffer cannot change in between (only this
+    /// thread reads into it). Call only from a handler of SSH.NET's message events, on its receive thread.
+    /// </summary>
+    /// <param name="session">SSH.NET's internal <c>Session</c>.</param>
+    /// <param name="message">The event's arguments: SSH.NET makes one object per message and passes it to every handler.</param>
+    public static bool EndsRead(object session, EventArgs message)
+    {
+        if (!ReferenceEquals(message, lastMessage))
+        {
+            lastEndsRead = !NextMessageBuffered(session);
+            lastMessage = message;
+        }
+
+        return lastEndsRead;
+    }
 
     /// <summary>
     /// Whether the message after the one being handled is already read whole; false when it is

@@ -106,7 +106,7 @@ internal static class SshCredentials
         catch (UnauthorizedAccessException ex)
         {
             // Not a key problem: say so, with what decides it (who this process is, the file's mode).
-            throw new SshPrivateKeyException(path, $"this process ({ProcessUser()}) may not read it: the file's mode is {ModeOf(path)}, and the file is another user's or a folder above it is closed to this one ({ex.Message})", ex);
+            throw new SshPrivateKeyException(path, $"this process ({ProcessUser.Describe()}) may not read it: the file's mode is {ModeOf(path)}, and the file is another user's or a folder above it is closed to this one ({ex.Message})", ex);
         }
         catch (Exception ex) when (ex is SshException or System.Security.Cryptography.CryptographicException or FormatException or ArgumentException or InvalidOperationException or NotSupportedException or IOException)
         {
@@ -114,36 +114,6 @@ internal static class SshCredentials
             var detail = passphrase is null ? "it is not a readable private key" : "wrong passphrase, or not a readable private key";
             throw new SshPrivateKeyException(path, $"{detail} ({ex.Message})", ex);
         }
-    }
-
-    /// <summary>
-    /// Who this process is, for an error: <c>uid 1654</c>, with the user name where the system has
-    /// one (a container image often has no passwd entry for the uid it runs as, and then
-    /// <see cref="Environment.UserName"/> is empty). The uid is the second (effective) field of
-    /// <c>Uid:</c> in <c>/proc/self/status</c>; off Linux, the user name only.
-    /// </summary>
-    private static string ProcessUser()
-    {
-        var name = Environment.UserName;
-        string? uid = null;
-        try
-        {
-            var line = OperatingSystem.IsLinux() ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal)) : null;
-            var fields = line?.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
-            uid = fields is { Length: > 2 } ? fields[2] : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The name alone, then.
-        }
-
-        return (uid, string.IsNullOrEmpty(name)) switch
-        {
-            (null, true) => "unknown user",
-            (null, false) => name,
-            (_, true) => $"uid {uid}",
-            _ => $"uid {uid}, {name}",
-        };
     }
 
     /// <summary>The file's permission bits in octal (<c>0400</c>), or "unknown" where there are none to read.</summary>

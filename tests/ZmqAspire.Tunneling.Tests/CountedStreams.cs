@@ -18,6 +18,47 @@ internal static class Counted
     }
 
     /// <summary>
+    /// Connects a client to <paramref name="localPort"/> (a forward to <paramref name="listener"/>),
+    /// whose accepted target sends <paramref name="frames"/> frames of <paramref name="frameSize"/>
+    /// bytes of the stream, one send each, as a ZeroMQ peer's small messages leave it (sshd packs
+    /// what it finds into SSH messages, several of which reach the tunnel in one read), then ends
+    /// it; returns what the client read (<see cref="ReadToEndAsync"/>) and by how much the relay
+    /// counters (<see cref="RelayCounters"/>, process-wide: call it in their test collection) grew meanwhile.
+    /// </summary>
+    public static async Task<CountedDownload> SendFramesDownAsync(
+        TcpListener listener, int localPort, int frames, int frameSize, TimeSpan timeout)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(IPAddress.Loopback, localPort).WaitAsync(timeout);
+        using var target = await listener.AcceptSocketAsync().WaitAsync(timeout);
+        target.NoDelay = true;
+        RelayCounters.Enabled = true;
+        var before = RelayCounters.Snapshot();
+        try
+        {
+            var sending = Task.Run(() =>
+            {
+                var frame = new byte[frameSize];
+                for (var i = 0; i < frames; i++)
+                {
+                    Fill(frame, (long)i * frameSize);
+                    target.Send(frame);
+                }
+
+                target.Shutdown(SocketShutdown.Send);
+            });
+
+            var (received, firstBad, _) = await ReadToEndAsync(client).WaitAsync(timeout);
+            await sending.WaitAsync(timeout);
+            return new CountedDownload(received, firstBad, [.. RelayCounters.Snapshot().Select((c, i) => c - before[i])]);
+        }
+        finally
+        {
+            RelayCounters.Enabled = false;
+        }
+    }
+
+    /// <summary>
     /// Reads to the end of the stream, checking every byte: the length, the first wrong byte (-1:
     /// none), and the longest wait for a read. A reset ends it too when <paramref name="resetEnds"/>.
     /// </summary>
@@ -67,6 +108,13 @@ internal static class Counted
 
         return (received, firstBad, longest);
     }
+}
+
+/// <summary>What <see cref="Counted.SendFramesDownAsync"/> saw: the client's stream (its length, the first wrong byte or -1) and the relay counters' growth.</summary>
+internal sealed record CountedDownload(long Received, long FirstBad, long[] Counters)
+{
+    /// <summary>Gets how much <paramref name="counter"/> grew during the download.</summary>
+    public long this[RelayCounter counter] => Counters[(int)counter];
 }
 
 /// <summary>Several connections through one forward, each streaming small numbered frames both ways at once, every stream checked byte for byte.</summary>

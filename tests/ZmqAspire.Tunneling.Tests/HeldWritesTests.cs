@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Xunit.Abstractions;
@@ -36,66 +35,15 @@ public sealed class HeldWritesTests(SshdFixture sshd, ITestOutputHelper output)
         Assert.True(session.Mux?.HoldsData, "the session's channels do not hold data until the end of a read");
         using var forward = session.OpenLocalForward(new TcpEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port));
 
-        RelayCounters.Enabled = true;
-        var before = RelayCounters.Snapshot();
-        try
-        {
-            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort).WaitAsync(Functional);
-            using var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
-            target.NoDelay = true;
-
-            // One send per frame, as a ZeroMQ peer's small messages leave it: sshd packs what it
-            // finds into SSH messages, several of which reach us in one read.
-            var sending = Task.Run(() =>
-            {
-                var frame = new byte[FrameSize];
-                for (var i = 0; i < Frames; i++)
-                {
-                    BinaryPrimitives.WriteInt32BigEndian(frame, i);
-                    frame.AsSpan(4).Fill((byte)i);
-                    target.Send(frame);
-                }
-
-                target.Shutdown(SocketShutdown.Send);
-            });
-
-            var received = await ReadToEndAsync(client).WaitAsync(Functional);
-            await sending;
-
-            Assert.Equal(Frames * FrameSize, received.Length);
-            for (var i = 0; i < Frames; i++)
-            {
-                var frame = received.AsSpan(i * FrameSize, FrameSize);
-                Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(frame));
-                Assert.True(frame[4..].IndexOfAnyExcept((byte)i) < 0, $"frame {i} is corrupt");
-            }
-        }
-        finally
-        {
-            RelayCounters.Enabled = false;
-        }
-
-        var delta = RelayCounters.Snapshot().Select((c, i) => c - before[i]).ToArray();
-        var messages = delta[(int)RelayCounter.DataReceived];
-        var held = delta[(int)RelayCounter.Held];
-        var writes = delta[(int)RelayCounter.LocalWrites];
-        output.WriteLine($"{Frames} frames of {FrameSize} B: {messages} SSH data messages, {held} held, {writes} local writes, {delta[(int)RelayCounter.QuickAcks]} TCP_QUICKACKs");
+        var result = await Counted.SendFramesDownAsync(listener, forward.LocalPort, Frames, FrameSize, Functional);
+        var messages = result[RelayCounter.DataReceived];
+        var held = result[RelayCounter.Held];
+        var writes = result[RelayCounter.LocalWrites];
+        output.WriteLine($"{Frames} frames of {FrameSize} B: {messages} SSH data messages, {held} held, {writes} local writes, {result[RelayCounter.QuickAcks]} TCP_QUICKACKs");
+        Assert.Equal(-1, result.FirstBad);
+        Assert.Equal((long)Frames * FrameSize, result.Received);
         Assert.True(messages > 0);
         Assert.Equal(messages, held);
         Assert.True(writes <= messages, $"{writes} local writes for {messages} SSH data messages");
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(Socket socket)
-    {
-        using var all = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        int read;
-        while ((read = await socket.ReceiveAsync(buffer.AsMemory())) > 0)
-        {
-            all.Write(buffer, 0, read);
-        }
-
-        return all.ToArray();
     }
 }

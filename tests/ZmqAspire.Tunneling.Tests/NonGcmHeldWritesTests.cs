@@ -30,39 +30,10 @@ public sealed class NonGcmHeldWritesTests(CtrOnlySshdFixture sshd, ITestOutputHe
         Assert.False(ReceivedAhead.NextMessageBuffered(session.Mux!.SshNetSession));
         using var forward = session.OpenLocalForward(new TcpEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port));
 
-        RelayCounters.Enabled = true;
-        var before = RelayCounters.Snapshot();
-        (long Received, long FirstBad, TimeSpan LongestGap) result;
-        try
-        {
-            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort).WaitAsync(Functional);
-            using var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
-            target.NoDelay = true;
-            var sending = Task.Run(() =>
-            {
-                var frame = new byte[FrameSize];
-                for (var i = 0; i < Frames; i++)
-                {
-                    Counted.Fill(frame, (long)i * FrameSize);
-                    target.Send(frame);
-                }
-
-                target.Shutdown(SocketShutdown.Send);
-            });
-
-            result = await Counted.ReadToEndAsync(client).WaitAsync(Functional);
-            await sending.WaitAsync(Functional);
-        }
-        finally
-        {
-            RelayCounters.Enabled = false;
-        }
-
-        var delta = RelayCounters.Snapshot().Select((c, i) => c - before[i]).ToArray();
-        var messages = delta[(int)RelayCounter.DataReceived];
-        var writes = delta[(int)RelayCounter.LocalWrites];
-        output.WriteLine($"{session.NegotiatedCipher}: {result.Received} B, {messages} SSH data messages, {writes} local writes, {delta[(int)RelayCounter.QuickAcks]} TCP_QUICKACKs");
+        var result = await Counted.SendFramesDownAsync(listener, forward.LocalPort, Frames, FrameSize, Functional);
+        var messages = result[RelayCounter.DataReceived];
+        var writes = result[RelayCounter.LocalWrites];
+        output.WriteLine($"{session.NegotiatedCipher}: {result.Received} B, {messages} SSH data messages, {writes} local writes, {result[RelayCounter.QuickAcks]} TCP_QUICKACKs");
         Assert.Equal(-1, result.FirstBad);
         Assert.Equal((long)Frames * FrameSize, result.Received);
         Assert.True(messages > 0);
