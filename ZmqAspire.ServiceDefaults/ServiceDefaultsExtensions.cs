@@ -57,6 +57,8 @@ public static class ServiceDefaultsExtensions
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
+            // A bounded flush at stop: a collector that never answers must not hold the exit.
+            builder.Services.AddHostedService<TelemetryFlushOnStop>();
         }
 
         return builder;

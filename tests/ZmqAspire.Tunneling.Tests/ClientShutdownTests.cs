@@ -18,6 +18,9 @@ public sealed class ClientShutdownTests(SshdFixture sshd, ITestOutputHelper outp
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan HangBound = TimeSpan.FromSeconds(30);
 
+    /// <summary>The exit with a silent collector: the 1 s flush budget on top of a normal stop (0.7-1 s), well under the exporter's 10 s.</summary>
+    private static readonly TimeSpan SilentCollectorBound = TimeSpan.FromSeconds(5);
+
     [Fact]
     public async Task Sigterm_with_a_request_in_flight_stops_the_client()
     {
@@ -50,6 +53,59 @@ public sealed class ClientShutdownTests(SshdFixture sshd, ITestOutputHelper outp
             await Task.Delay(TimeSpan.FromSeconds(1));
             var seconds = await StopAsync(client);
             output.WriteLine($"SSH connection frozen: exited {seconds:0.00} s after SIGTERM, exit code {client.ExitCode}");
+        }
+    }
+
+    /// <summary>
+    /// The OTLP endpoint (the dashboard, a collector) accepts connections and never answers, as a
+    /// frozen one does: the client's last export must not hold its exit for the exporter's 10 s
+    /// timeout (10.6 s measured before the bounded flush), which is also when a container runtime
+    /// kills a container it asked to stop. Replays open-telemetry/opentelemetry-dotnet#2402 and
+    /// open-telemetry/opentelemetry-python#2024 (an absent collector slows or hangs the
+    /// application) and microsoft/aspire#6437 (processes slow to shut down).
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_with_a_collector_that_never_answers_stops_the_client_within_seconds()
+    {
+        using var server = ReplyServer.Start();
+        // An OTLP endpoint that accepts connections and never answers (a frozen dashboard or collector).
+        using var collector = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        collector.Start();
+        var accepted = new List<System.Net.Sockets.Socket>();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                var socket = await collector.AcceptSocketAsync();
+                lock (accepted)
+                {
+                    accepted.Add(socket);
+                }
+            }
+        });
+        var endpoint = string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{((System.Net.IPEndPoint)collector.LocalEndpoint).Port}");
+        using var client = ClientProcess.Start(sshd, server.Endpoint, out var log, environment: new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+        });
+        Assert.True(await ClientProcess.WaitForAsync(() => ClientProcess.Contains(log, "Received reply 3 ["), Generous), "no replies:\n" + ClientProcess.Text(log));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        int connections;
+        lock (accepted)
+        {
+            connections = accepted.Count;
+        }
+
+        var seconds = await StopAsync(client);
+        output.WriteLine($"collector silent ({connections} connection(s) to it): exited {seconds:0.00} s after SIGTERM, exit code {client.ExitCode}");
+        Assert.True(connections > 0, "the client never exported to the collector: the test proves nothing");
+        Assert.True(seconds < SilentCollectorBound.TotalSeconds, $"the client exited {seconds:0.0} s after SIGTERM with a silent collector");
+        lock (accepted)
+        {
+            accepted.ForEach(s => s.Dispose());
         }
     }
 
