@@ -14,7 +14,9 @@ namespace ZmqAspire.Tunneling;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
+/// A session counts as dead when SSH.NET reports an error on it or the server ends it
+/// (SSH_MSG_DISCONNECT, RFC 4253 section 11.1: <see cref="Disconnected"/> gives the server's
+/// reason code and description), when it is no longer connected
 /// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), when the server leaves a
 /// keep-alive probe unanswered (<see cref="SshTunnelOptions.ServerAliveInterval"/> ×
 /// <see cref="SshTunnelOptions.ServerAliveCountMax"/>, also while idle), or, only with that
