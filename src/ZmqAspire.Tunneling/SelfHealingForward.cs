@@ -368,6 +368,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         EndStop();
     }
 
+    /// <summary>How long a disconnected session's events may take to say why it went (milliseconds, unless a handler of the session blocks).</summary>
+    private static TimeSpan EventsGrace => TimeSpan.FromSeconds(1);
+
     /// <summary>How long disposing waits for the forward's loop to end (it ends within milliseconds unless a handler holds it).</summary>
     private static TimeSpan SupervisorStopTimeout => TimeSpan.FromSeconds(5);
 
@@ -621,7 +624,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
                 if (!session.IsConnected)
                 {
-                    reason = "the SSH session is disconnected";
+                    // The session turns disconnected before the event that says why (the
+                    // server's disconnect, a keep-alive left unanswered) reaches OnError or
+                    // OnSilent on its event thread: its words, when it has any, not ours.
+                    await session.EventsRaisedSoFarAsync().WaitAsync(EventsGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    reason = lost.Task.IsCompleted ? await lost.Task.ConfigureAwait(false) : "the SSH session is disconnected";
                     break;
                 }
             }

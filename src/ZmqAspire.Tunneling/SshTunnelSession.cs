@@ -85,6 +85,13 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// </summary>
     public event EventHandler<ServerAliveTimedOutEventArgs>? ServerAliveTimedOut;
 
+    /// <summary>
+    /// Returns a task that completes once the session's events posted so far have been raised:
+    /// <see cref="IsConnected"/> turns false before the event that says why
+    /// (<see cref="ErrorOccurred"/>, <see cref="ServerAliveTimedOut"/>) reaches its handlers.
+    /// </summary>
+    internal Task EventsRaisedSoFarAsync() => _events.RaisedSoFarAsync();
+
     /// <summary>Gets the keep-alive probe (null when off or unavailable), for tests and the benchmark.</summary>
     internal ServerAliveProbe? ServerAlive => _serverAlive;
 
