@@ -18,9 +18,11 @@ namespace ZmqAspire.Tunneling.Tests;
 /// (<c>ssh_packet_disconnect</c>); its timeouts (<c>UnusedConnectionTimeout</c>, unanswered
 /// <c>ClientAliveInterval</c> probes) and a killed session process close the TCP connection
 /// without one (<c>ssh -v</c> says "Connection ... closed by remote host", not "Received
-/// disconnect"). The protocol error used here is one a client meets for real: a message about a
-/// channel sshd no longer has (SSH_MSG_CHANNEL_EOF for a channel it never opened), which sshd 9.2
-/// answers with SSH_DISCONNECT_PROTOCOL_ERROR, "ieof packet referred to nonexistent channel N".
+/// disconnect"). The protocol error used here is the one SSH.NET's users meet in the field
+/// (sshnet/SSH.NET#609, "data packet referred to nonexistent channel", see ChannelCloseRaceTests):
+/// a message about a channel sshd does not have (here SSH_MSG_CHANNEL_EOF for one it never
+/// opened), which sshd 9.2 answers with SSH_DISCONNECT_PROTOCOL_ERROR, "ieof packet referred to
+/// nonexistent channel N".
 /// </remarks>
 [Collection(SshdCollection.Name)]
 public sealed class ServerDisconnectTests(SshdFixture sshd, ITestOutputHelper output)
