@@ -97,7 +97,7 @@ public sealed class ChannelCloseRaceTests(SshdFixture sshd, ITestOutputHelper ou
     /// A client still sending when the target closes must learn it at once (a reset: what it
     /// sent cannot be delivered), never wait on a zero window. Before the relay stopped reading
     /// the socket it closes, this test failed 3 runs of 3 (5, 3 and 13 of its 2,500 clients stuck
-    /// 5 s; in a stress program, 4 of 5,500 clients stuck over 95 s, 0 of 8,000 after).
+    /// 5 s; in a stress program, 4 of 5,500 clients stuck over 95 s, 0 of 14,000 after).
     /// </summary>
     [Fact]
     public async Task A_client_still_sending_when_its_target_closes_is_told_at_once_never_left_on_a_zero_window()
