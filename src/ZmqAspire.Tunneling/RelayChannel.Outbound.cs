@@ -46,7 +46,17 @@ internal sealed partial class RelayChannel
                         _socket.Poll(-1, SelectMode.SelectRead);
                     }
 
-                    read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out var error);
+                    SocketError error;
+                    lock (_readGate)
+                    {
+                        if (_readsStopped)
+                        {
+                            break; // the socket is closing: what the client sent is left unread (see _readGate)
+                        }
+
+                        read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out error);
+                    }
+
                     if (error == SocketError.WouldBlock)
                     {
                         RelayCounters.Add(RelayCounter.EmptyReads);

@@ -55,6 +55,20 @@ internal sealed partial class RelayChannel
     /// channel", sshnet/SSH.NET#609 and #84). Taken before <see cref="_gate"/>, never inside it.
     /// </summary>
     private readonly Lock _sendGate = new();
+
+    /// <summary>
+    /// Held over each read of the local socket by the reader thread (non-blocking: microseconds)
+    /// and while <see cref="CloseSocket"/> stops reads (<see cref="_readsStopped"/>), before it
+    /// shuts the socket down: no read may follow that shutdown. Linux still hands out what was
+    /// queued after SHUT_RD, but sends no window update for it (nothing more will be received),
+    /// so a read there could empty a receive queue that had closed the client's window, and
+    /// close() then sends FIN instead of the RST that unread data gets: the client, still
+    /// sending, waited on a zero window until the kernel dropped our closed socket (its
+    /// FIN-WAIT-2 timeout, 60 s, then the window probes' back-off: over 95 s seen), in 1 of 200
+    /// to 1,400 connections of the close-race flood (ChannelCloseRaceTests). Left unread, the
+    /// data makes close() reset the connection, and the client's send fails at once.
+    /// </summary>
+    private readonly Lock _readGate = new();
     private readonly Queue<Chunk> _pending = new();
     private readonly TaskCompletionSource<SshForwardException?> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -76,6 +90,7 @@ internal sealed partial class RelayChannel
     private bool _closeReceived;
     private bool _closeSent;
     private bool _socketClosed;
+    private bool _readsStopped;
 
     public RelayChannel(ChannelMux mux, uint localId, Socket socket)
     {
@@ -396,6 +411,13 @@ internal sealed partial class RelayChannel
             }
 
             windowOpened = _windowOpened;
+        }
+
+        // No read from here on: see _readGate. Data the client sent that we have not read stays
+        // queued, so that closing the socket resets the connection.
+        lock (_readGate)
+        {
+            _readsStopped = true;
         }
 
         // Wakes a read loop waiting for the server's window, and one waiting in poll() (which

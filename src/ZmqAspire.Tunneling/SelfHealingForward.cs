@@ -14,7 +14,9 @@ namespace ZmqAspire.Tunneling;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A session counts as dead when SSH.NET reports an error on it, when it is no longer connected
+/// A session counts as dead when SSH.NET reports an error on it or the server ends it
+/// (SSH_MSG_DISCONNECT, RFC 4253 section 11.1: <see cref="Disconnected"/> gives the server's
+/// reason code and description), when it is no longer connected
 /// (polled every <see cref="SelfHealingForwardOptions.LivenessPoll"/>), when the server leaves a
 /// keep-alive probe unanswered (<see cref="SshTunnelOptions.ServerAliveInterval"/> ×
 /// <see cref="SshTunnelOptions.ServerAliveCountMax"/>, also while idle), or, only with that
@@ -366,6 +368,9 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
         EndStop();
     }
 
+    /// <summary>How long a disconnected session's events may take to say why it went (milliseconds, unless a handler of the session blocks).</summary>
+    private static TimeSpan EventsGrace => TimeSpan.FromSeconds(1);
+
     /// <summary>How long disposing waits for the forward's loop to end (it ends within milliseconds unless a handler holds it).</summary>
     private static TimeSpan SupervisorStopTimeout => TimeSpan.FromSeconds(5);
 
@@ -619,7 +624,11 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
 
                 if (!session.IsConnected)
                 {
-                    reason = "the SSH session is disconnected";
+                    // The session turns disconnected before the event that says why (the
+                    // server's disconnect, a keep-alive left unanswered) reaches OnError or
+                    // OnSilent on its event thread: its words, when it has any, not ours.
+                    await session.EventsRaisedSoFarAsync().WaitAsync(EventsGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    reason = lost.Task.IsCompleted ? await lost.Task.ConfigureAwait(false) : "the SSH session is disconnected";
                     break;
                 }
             }

@@ -22,6 +22,16 @@ internal sealed class SerialEvents
     /// <summary>Queues <paramref name="raise"/>; dropped once <see cref="Complete"/> was called.</summary>
     public void Post(Action raise) => _queue.Writer.TryWrite(raise);
 
+    /// <summary>
+    /// Returns a task that completes once every event posted before this call has been raised
+    /// (at once when the queue is complete: nothing more will be raised).
+    /// </summary>
+    public Task RaisedSoFarAsync()
+    {
+        var raised = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _queue.Writer.TryWrite(() => raised.TrySetResult()) ? raised.Task : Task.CompletedTask;
+    }
+
     /// <summary>Raises what is queued, then stops; later posts are dropped.</summary>
     public void Complete() => _queue.Writer.TryComplete();
 

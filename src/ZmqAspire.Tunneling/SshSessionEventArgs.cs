@@ -15,7 +15,10 @@ public sealed class SshSessionErrorEventArgs : EventArgs
     /// <summary>
     /// Gets the error SSH.NET reported on the connection: for example its
     /// <c>SshConnectionException</c> when the server closed the connection, or a
-    /// <see cref="System.Net.Sockets.SocketException"/> when the network failed.
+    /// <see cref="System.Net.Sockets.SocketException"/> when the network failed. When the server
+    /// ended the session with SSH_MSG_DISCONNECT (RFC 4253 section 11.1), which SSH.NET does not
+    /// report itself, an <c>SshConnectionException</c> whose <c>DisconnectReason</c> is the
+    /// server's reason code and whose message names it and quotes the server's description.
     /// </summary>
     public Exception Exception { get; }
 }

@@ -30,6 +30,7 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     private TimeSpan _connectTimeout = TimeSpan.FromSeconds(10);
     private volatile bool _serverSilent;
     private volatile bool _lost;
+    private volatile bool _serverDisconnected;
     private bool _disposed;
     private int _disposeStarted;
 
@@ -44,17 +45,34 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
         // handler that disposed the session there would wait for itself. The error is recorded
         // first, on that thread: SSH.NET hands the same error to every forwarded port next (its
         // client subscribed before any port), and IsSessionLoss must know it by then.
-        _client.ErrorOccurred += (_, e) =>
+        _client.ErrorOccurred += (_, e) => ReportLost(e.Exception);
+        // SSH.NET raises no error for the server's SSH_MSG_DISCONNECT (nor for the end of the
+        // connection after it): the session reports it the same way, with the server's reason.
+        ServerDisconnects.TrySubscribe(client, (reason, description) =>
         {
-            _lost = true;
-            _events.Post(() => ErrorOccurred?.Invoke(this, new SshSessionErrorEventArgs(e.Exception)));
-        };
+            _serverDisconnected = true;
+            ReportLost(new SshConnectionException(ServerDisconnects.Describe(reason, description), reason));
+        });
+    }
+
+    /// <summary>Records the session's loss on SSH.NET's receive thread, then raises <see cref="ErrorOccurred"/> off it.</summary>
+    private void ReportLost(Exception error)
+    {
+        _lost = true;
+        // A lost session answers no probe: its silence from now on is not news (ServerAliveTimedOut).
+        _serverAlive?.Dispose();
+        _events.Post(() => ErrorOccurred?.Invoke(this, new SshSessionErrorEventArgs(error)));
     }
 
     /// <summary>
-    /// Raised when the SSH connection fails after it was established (for example the server went
-    /// away). Raised on a thread-pool thread, after SSH.NET's receive thread has moved on: the
-    /// handler may dispose the session.
+    /// Raised when the SSH connection is lost after it was established: it failed (the server
+    /// went away, the connection was reset or closed: SSH.NET's error), or the server ended it
+    /// with SSH_MSG_DISCONNECT (RFC 4253 section 11.1: an <see cref="SshConnectionException"/>
+    /// whose <see cref="SshConnectionException.DisconnectReason"/> is the server's reason code and
+    /// whose message gives the code's RFC name and the server's description, for example
+    /// "The SSH server closed the session: ... (SSH_DISCONNECT_PROTOCOL_ERROR, reason code 2)").
+    /// <see cref="IsConnected"/> is false by the time it is raised. Raised on a thread-pool
+    /// thread, after SSH.NET's receive thread has moved on: the handler may dispose the session.
     /// </summary>
     public event EventHandler<SshSessionErrorEventArgs>? ErrorOccurred;
 
@@ -66,6 +84,13 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     /// <see cref="ErrorOccurred"/>: the handler may dispose the session.
     /// </summary>
     public event EventHandler<ServerAliveTimedOutEventArgs>? ServerAliveTimedOut;
+
+    /// <summary>
+    /// Returns a task that completes once the session's events posted so far have been raised:
+    /// <see cref="IsConnected"/> turns false before the event that says why
+    /// (<see cref="ErrorOccurred"/>, <see cref="ServerAliveTimedOut"/>) reaches its handlers.
+    /// </summary>
+    internal Task EventsRaisedSoFarAsync() => _events.RaisedSoFarAsync();
 
     /// <summary>Gets the keep-alive probe (null when off or unavailable), for tests and the benchmark.</summary>
     internal ServerAliveProbe? ServerAlive => _serverAlive;
@@ -136,8 +161,9 @@ public sealed partial class SshTunnelSession : IDisposable, IAsyncDisposable
     public override string ToString() => $"{Server} (host key {HostKeyFingerprint}, fast path: {FastPath})";
 
     /// <summary>Gets a value indicating whether the SSH connection is up.</summary>
-    /// <remarks>False once the server stopped answering keep-alive probes (<see cref="ServerAliveTimedOut"/>), though the TCP connection may still be open.</remarks>
-    public bool IsConnected => !_disposed && !_serverSilent && _client.IsConnected;
+    /// <remarks>False once the server stopped answering keep-alive probes (<see cref="ServerAliveTimedOut"/>), though the TCP connection may still be open,
+    /// and from the moment the server's SSH_MSG_DISCONNECT is read (before <see cref="ErrorOccurred"/> reports it).</remarks>
+    public bool IsConnected => !_disposed && !_serverSilent && !_serverDisconnected && _client.IsConnected;
 
     /// <summary>Gets the forwards open on this session.</summary>
     public IReadOnlyList<LocalForward> Forwards
