@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine to run ZmqAspire: a container engine, a `docker build` that Aspire's
 # DCP can drive, the base images our Dockerfiles and Aspire's container tunnel need, and the
-# tools the tests use as real peers (OpenSSH sshd, pyzmq, paramiko).
+# tools the tests use as real peers (OpenSSH sshd, pyzmq, paramiko, asyncssh).
 #
 # Idempotent: every step checks first and is skipped when already done, so a second run
 # takes a few seconds. Works offline apart from Debian's package mirror: when no container
@@ -34,9 +34,10 @@ export DEBIAN_FRONTEND=noninteractive
 # docker-compose and python3-pexpect: the compose deployment's tests (pyzmq's OpenSSH tunnel mode
 # drives ssh through pexpect). socat: the benchmark's plain TCP relay mode (the floor for any forwarder).
 # tshark: the security tests capture the bastion -> server leg. libnss3-tools (certutil): step 6
-# trusts the development certificate in the browsers' NSS databases too.
+# trusts the development certificate in the browsers' NSS databases too. python3-asyncssh: an SSH
+# server other than sshd for the tunnelling tests (HoldWatchTests: a global request while a channel is open).
 packages=(docker.io docker-compose openssh-server openssh-client debootstrap python3-zmq python3-paramiko
-          python3-pexpect tshark iproute2 procps ca-certificates socat libnss3-tools)
+          python3-pexpect python3-asyncssh tshark iproute2 procps ca-certificates socat libnss3-tools)
 [ "$WITH_BROWSER" -eq 1 ] && packages+=(chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
