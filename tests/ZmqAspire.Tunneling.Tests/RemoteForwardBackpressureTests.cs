@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Xunit.Abstractions;
@@ -38,63 +37,7 @@ public sealed class RemoteForwardBackpressureTests(SshdFixture sshd, ITestOutput
         await writerSocket.ConnectAsync(IPAddress.Loopback, remote.ServerEndpoint.Port).WaitAsync(Functional);
         using var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
 
-        long sent = 0;
-        var stop = 0;
-        var writer = Task.Run(async () =>
-        {
-            var chunk = new byte[64 * 1024];
-            while (Volatile.Read(ref stop) == 0)
-            {
-                Pattern(chunk, Interlocked.Read(ref sent));
-                var n = await writerSocket.SendAsync(chunk, SocketFlags.None);
-                Interlocked.Add(ref sent, n);
-                if (n < chunk.Length)
-                {
-                    throw new InvalidOperationException("short send on a blocking socket");
-                }
-            }
-        });
-
-        // Wait until the writer stalls: no progress for a second.
-        var watch = Stopwatch.StartNew();
-        long before;
-        do
-        {
-            before = Interlocked.Read(ref sent);
-            await Task.Delay(1000);
-        }
-        while (Interlocked.Read(ref sent) != before && watch.Elapsed < TimeSpan.FromSeconds(20));
-        var stalledAt = Interlocked.Read(ref sent);
-        output.WriteLine($"the server-side writer stalled after {stalledAt / 1024.0 / 1024.0:0.0} MiB ({watch.Elapsed.TotalSeconds:0.0} s)");
-        Assert.True(stalledAt < Bound, $"the writer pushed {stalledAt} bytes into a local target that reads nothing: nothing holds it back (bound {Bound}).");
-
-        Volatile.Write(ref stop, 1);
-        var ended = writer.ContinueWith(_ => writerSocket.Shutdown(SocketShutdown.Send), TaskScheduler.Default);
-        var received = 0L;
-        var buffer = new byte[64 * 1024];
-        var expected = new byte[buffer.Length];
-        int n;
-        while ((n = await target.ReceiveAsync(buffer).WaitAsync(Functional)) > 0)
-        {
-            Pattern(expected.AsSpan(0, n), received);
-            Assert.True(buffer.AsSpan(0, n).SequenceEqual(expected.AsSpan(0, n)), $"corrupt data at offset {received}");
-            received += n;
-        }
-
-        await ended.WaitAsync(Functional);
-        await writer.WaitAsync(Functional);
-        var total = Interlocked.Read(ref sent);
-        output.WriteLine($"the local target read {received} of {total} bytes");
-        Assert.Equal(total, received);
+        await StalledReader.StallThenDrainAsync(writerSocket, target, Bound, "the server-side writer", output);
         Assert.True(session.IsConnected);
-    }
-
-    /// <summary>Fills <paramref name="span"/> with the stream's bytes from <paramref name="offset"/> on (offset mod 251).</summary>
-    private static void Pattern(Span<byte> span, long offset)
-    {
-        for (var i = 0; i < span.Length; i++)
-        {
-            span[i] = (byte)((offset + i) % 251);
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Xunit.Abstractions;
@@ -37,67 +36,8 @@ public sealed class UploadBackpressureTests(SshdFixture sshd, ITestOutputHelper 
         await client.ConnectAsync(IPAddress.Loopback, forward.LocalPort).WaitAsync(Functional);
         using var target = await listener.AcceptSocketAsync().WaitAsync(Functional);
 
-        // The client writes a counting pattern as fast as the kernel takes it; the target reads nothing.
-        long sent = 0;
-        var stop = 0;
-        var writer = Task.Run(async () =>
-        {
-            var chunk = new byte[64 * 1024];
-            while (Volatile.Read(ref stop) == 0)
-            {
-                Pattern(chunk, Interlocked.Read(ref sent));
-                // Not cancelled: a cancelled send may have handed part of the chunk to the kernel.
-                var n = await client.SendAsync(chunk, SocketFlags.None);
-                Interlocked.Add(ref sent, n);
-                if (n < chunk.Length)
-                {
-                    throw new InvalidOperationException("short send on a blocking socket");
-                }
-            }
-        });
-
-        // Wait until the writer stalls: no progress for a second.
-        var watch = Stopwatch.StartNew();
-        long before;
-        do
-        {
-            before = Interlocked.Read(ref sent);
-            await Task.Delay(1000);
-        }
-        while (Interlocked.Read(ref sent) != before && watch.Elapsed < TimeSpan.FromSeconds(20));
-        var stalledAt = Interlocked.Read(ref sent);
-        output.WriteLine($"the writer stalled after {stalledAt / 1024.0 / 1024.0:0.0} MiB ({watch.Elapsed.TotalSeconds:0.0} s)");
-        Assert.True(stalledAt < Bound, $"the client wrote {stalledAt} bytes into a target that reads nothing: nothing holds it back (bound {Bound}).");
-
-        // The target reads again: every byte the client wrote arrives, in order. The writer's
-        // pending send completes as the target reads; then the client ends its stream.
-        Volatile.Write(ref stop, 1);
-        var ended = writer.ContinueWith(_ => client.Shutdown(SocketShutdown.Send), TaskScheduler.Default);
-        var received = 0L;
-        var buffer = new byte[64 * 1024];
-        var expected = new byte[buffer.Length];
-        int n;
-        while ((n = await target.ReceiveAsync(buffer).WaitAsync(Functional)) > 0)
-        {
-            Pattern(expected.AsSpan(0, n), received);
-            Assert.True(buffer.AsSpan(0, n).SequenceEqual(expected.AsSpan(0, n)), $"corrupt data at offset {received}");
-            received += n;
-        }
-
-        await ended.WaitAsync(Functional);
-        await writer.WaitAsync(Functional);
-        var total = Interlocked.Read(ref sent);
-        output.WriteLine($"the target read {received} of {total} bytes");
-        Assert.Equal(total, received);
+        // The client writes as fast as the kernel takes it; the target reads nothing, then everything.
+        await StalledReader.StallThenDrainAsync(client, target, Bound, "the client", output);
         Assert.True(session.IsConnected);
-    }
-
-    /// <summary>Fills <paramref name="span"/> with the stream's bytes from <paramref name="offset"/> on (offset mod 251).</summary>
-    private static void Pattern(Span<byte> span, long offset)
-    {
-        for (var i = 0; i < span.Length; i++)
-        {
-            span[i] = (byte)((offset + i) % 251);
-        }
     }
 }
