@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using Xunit.Abstractions;
 
 namespace ZmqAspire.Tunneling.Tests;
@@ -23,15 +24,11 @@ public sealed class MaxStartupsTests(MaxStartupsSshdFixture sshd, ITestOutputHel
     [Fact]
     public async Task A_login_dropped_past_MaxStartups_is_unreachable_and_retried_until_the_bastion_lets_it_in()
     {
-        var logPosition = sshd.LogPosition();
         // Another client that connected and has not logged in yet: it holds sshd's one startup.
-        var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var holder = await HoldTheOneStartupAsync();
+        var logPosition = sshd.LogPosition();
         try
         {
-            await holder.ConnectAsync(IPAddress.Loopback, sshd.Port).WaitAsync(Functional);
-            var banner = new byte[256];
-            Assert.True(await holder.ReceiveAsync(banner.AsMemory()).AsTask().WaitAsync(Functional) > 0, "sshd sent the holder no banner");
-
             var error = await Assert.ThrowsAsync<SshServerUnreachableException>(
                 () => SshTunnelSession.ConnectAsync(sshd.Options(ClientKey.Ed25519)));
             output.WriteLine($"direct login: {error.Message}");
@@ -71,5 +68,46 @@ public sealed class MaxStartupsTests(MaxStartupsSshdFixture sshd, ITestOutputHel
         {
             holder.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Connects until sshd answers with its own identification string. The startup slot can
+    /// still be taken by an earlier connection whose sshd child has not exited yet (the fixture's
+    /// readiness probe: a connection right after it was answered "Exceeded MaxStartups" 182 times
+    /// in 200 here), and a holder that was itself dropped holds nothing.
+    /// </summary>
+    private async Task<Socket> HoldTheOneStartupAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        var answers = new List<string>();
+        while (watch.Elapsed < Functional)
+        {
+            var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            string answer;
+            try
+            {
+                await holder.ConnectAsync(IPAddress.Loopback, sshd.Port).WaitAsync(Functional);
+                var banner = new byte[256];
+                var read = await holder.ReceiveAsync(banner.AsMemory()).AsTask().WaitAsync(Functional);
+                answer = Encoding.ASCII.GetString(banner, 0, read);
+            }
+            catch
+            {
+                holder.Dispose();
+                throw;
+            }
+
+            if (answer.StartsWith("SSH-2.0-", StringComparison.Ordinal))
+            {
+                output.WriteLine($"holder in after {answers.Count} dropped attempt(s)");
+                return holder;
+            }
+
+            answers.Add(answer.TrimEnd());
+            holder.Dispose();
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException($"sshd never let a holder in within {Functional.TotalSeconds} s; it answered: {string.Join(" | ", answers.Distinct())}");
     }
 }
