@@ -22,8 +22,8 @@ internal sealed partial class ChannelMux
     private Timer? _holdWatch;
     private volatile int _holdingCount;
 
-    // When the receive thread last handled a message while data was held (Environment.TickCount64,
-    // written by that thread alone), and whether the one-shot hold watch is set.
+    // When the receive thread last handled a message that left data held for a later one
+    // (Environment.TickCount64, written by that thread alone), and whether the one-shot hold watch is set.
     private long _lastMessageWhileHolding;
     private int _holdWatchSet;
 
@@ -68,10 +68,11 @@ internal sealed partial class ChannelMux
             return;
         }
 
-        Volatile.Write(ref _lastMessageWhileHolding, Environment.TickCount64);
         if (!ReceivedAhead.EndsRead(_session, e))
         {
-            // A later message of this read writes it, unless none of them raises an event.
+            // A later message of this read writes it, unless none of them raises an event. Only
+            // this branch stamps the time: a message that ends its read writes what is held.
+            Volatile.Write(ref _lastMessageWhileHolding, Environment.TickCount64);
             SetHoldWatch(HoldWatchMilliseconds);
             return;
         }
