@@ -36,11 +36,13 @@ public sealed partial class AspireRunTests(BrowserFixture browser)
         var loginUrl = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // setsid: its own process group, so the test can press Ctrl+C as a terminal does (SIGINT
-        // to the whole group: the CLI, the AppHost, DCP).
+        // to the whole group: the CLI, the AppHost, DCP). env --default-signal=INT: SIGINT handled
+        // as in a terminal's foreground job, even when this test runs under a shell's background
+        // job, which starts with SIGINT ignored (the AppHost then never stopped: 9 min, a CI run's).
         var script = $". eng/dev-certs-env.sh && exec {command} -- " +
             $"--ZmqAspire:BastionPort=0 --ZmqAspire:KeyDirectory={keys} --ZmqAspire:RequestCount=3";
         using var forceful = new CancellationTokenSource(StartTimeout + TimeSpan.FromMinutes(3));
-        var run = Cli.Wrap("setsid").WithArguments(["bash", "-c", script])
+        var run = Cli.Wrap("setsid").WithArguments(["env", "--default-signal=INT", "bash", "-c", script])
             .WithWorkingDirectory(root)
             .WithValidation(CommandResultValidation.None)
             .WithStandardOutputPipe(PipeTarget.ToDelegate(line => Collect(line, output, loginUrl)))

@@ -61,7 +61,9 @@ public sealed class PackageEndToEndTests
             var output = new ConcurrentQueue<string>();
             using var forceful = new CancellationTokenSource(ReplyTimeout + TimeSpan.FromMinutes(2));
             // setsid: its own process group, so Ctrl+C (SIGINT) reaches the AppHost and DCP alike.
-            var run = Cli.Wrap("setsid").WithArguments(["dotnet", "run", "--project", "AppHost", "--no-build", "--", $"--ResultDirectory={results}"])
+            // env --default-signal=INT: SIGINT handled as in a terminal's foreground job, even when
+            // this test runs under a shell's background job, which starts with SIGINT ignored.
+            var run = Cli.Wrap("setsid").WithArguments(["env", "--default-signal=INT", "dotnet", "run", "--project", "AppHost", "--no-build", "--", $"--ResultDirectory={results}"])
                 .WithWorkingDirectory(work)
                 .WithValidation(CommandResultValidation.None)
                 .WithStandardOutputPipe(PipeTarget.ToDelegate(output.Enqueue))
