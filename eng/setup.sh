@@ -64,8 +64,11 @@ if docker info >/dev/null 2>&1; then
 else
   step "starting dockerd (log: /var/log/zmqaspire-dockerd.log)"
   # No init system on these machines: run the daemon in the background, detached from
-  # this shell so it outlives the script.
-  sudo_if_needed sh -c 'nohup setsid /usr/sbin/dockerd >/var/log/zmqaspire-dockerd.log 2>&1 &'
+  # this shell so it outlives the script, and with no descriptor of ours but stdio: a lock
+  # the caller holds (e.g. `flock LOCK eng/test.sh`) would otherwise stay held by dockerd
+  # after the caller ends, and the next `flock LOCK` would wait for ever.
+  sudo_if_needed bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
+    nohup setsid /usr/sbin/dockerd >/var/log/zmqaspire-dockerd.log 2>&1 </dev/null &'
   for i in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1
