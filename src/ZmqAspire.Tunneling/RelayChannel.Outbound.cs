@@ -263,7 +263,10 @@ internal sealed partial class RelayChannel
             remoteId = _remoteId;
             waitForWindow = Task.CompletedTask;
             size = 0;
-            if (_closeSent || _closeReceived || _eofSent)
+            // _socketClosed too: CloseSocket wakes a reader waiting for the window before an
+            // abort sends our CLOSE, and a reader that then found no window waited for a new
+            // one for good (a thread per such channel, when a forward was disposed).
+            if (_closeSent || _closeReceived || _eofSent || _socketClosed)
             {
                 return Reservation.Closing;
             }
