@@ -100,6 +100,7 @@ internal sealed partial class RelayChannel
     private async Task ReadLoopAsync()
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
+        var drained = false;
         try
         {
             while (true)
@@ -107,7 +108,37 @@ internal sealed partial class RelayChannel
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                    // Wait for data without taking it (.NET answers a zero-byte receive with a
+                    // one-byte peek), then take it with a non-blocking read under _readGate, as
+                    // ReadLoop does: a receive with a buffer could complete after CloseSocket's
+                    // shutdown and take what the target had queued (see _readGate). After a read
+                    // that did not fill the buffer, wait first rather than read again (ReadLoop).
+                    if (drained)
+                    {
+                        await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    }
+
+                    SocketError error;
+                    lock (_readGate)
+                    {
+                        if (_readsStopped)
+                        {
+                            break; // the socket is closing: what the target sent is left unread (see _readGate)
+                        }
+
+                        read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out error);
+                    }
+
+                    if (error == SocketError.WouldBlock)
+                    {
+                        drained = true;
+                        continue;
+                    }
+
+                    if (error != SocketError.Success)
+                    {
+                        break; // reset: the connection ends, which is no failure
+                    }
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                 {
@@ -121,6 +152,7 @@ internal sealed partial class RelayChannel
                     return;
                 }
 
+                drained = read < buffer.Length;
                 if (!await SendDataAsync(buffer, read).ConfigureAwait(false))
                 {
                     break;
@@ -231,7 +263,10 @@ internal sealed partial class RelayChannel
             remoteId = _remoteId;
             waitForWindow = Task.CompletedTask;
             size = 0;
-            if (_closeSent || _closeReceived || _eofSent)
+            // _socketClosed too: CloseSocket wakes a reader waiting for the window before an
+            // abort sends our CLOSE, and a reader that then found no window waited for a new
+            // one for good (a thread per such channel, when a forward was disposed).
+            if (_closeSent || _closeReceived || _eofSent || _socketClosed)
             {
                 return Reservation.Closing;
             }

@@ -57,16 +57,19 @@ internal sealed partial class RelayChannel
     private readonly Lock _sendGate = new();
 
     /// <summary>
-    /// Held over each read of the local socket by the reader thread (non-blocking: microseconds)
-    /// and while <see cref="CloseSocket"/> stops reads (<see cref="_readsStopped"/>), before it
-    /// shuts the socket down: no read may follow that shutdown. Linux still hands out what was
-    /// queued after SHUT_RD, but sends no window update for it (nothing more will be received),
-    /// so a read there could empty a receive queue that had closed the client's window, and
-    /// close() then sends FIN instead of the RST that unread data gets: the client, still
-    /// sending, waited on a zero window until the kernel dropped our closed socket (its
-    /// FIN-WAIT-2 timeout, 60 s, then the window probes' back-off: over 95 s seen), in 1 of 200
-    /// to 1,400 connections of the close-race flood (ChannelCloseRaceTests). Left unread, the
-    /// data makes close() reset the connection, and the client's send fails at once.
+    /// Held over each read of the local socket by the read loop (<see cref="ReadLoop"/>'s thread
+    /// or <see cref="ReadLoopAsync"/>; non-blocking: microseconds) and while
+    /// <see cref="CloseSocket"/> stops reads (<see cref="_readsStopped"/>), before it shuts the
+    /// socket down: no read may follow that shutdown. Linux still hands out what was queued
+    /// after SHUT_RD, but sends no window update for it (nothing more will be received), so a
+    /// read there could empty a receive queue that had closed the peer's window, and close()
+    /// then sends FIN instead of the RST that unread data gets: the peer, still sending, waited
+    /// on a zero window until the kernel dropped our closed socket (its FIN-WAIT-2 timeout,
+    /// 60 s, then the window probes' back-off: over 95 s seen). Seen for a local forward's
+    /// client in 1 of 200 to 1,400 connections of the close-race flood (ChannelCloseRaceTests),
+    /// and for a remote forward's target, whose reads were asynchronous receives, in about 1 of
+    /// 700 (RemoteCloseRaceTests). Left unread, the data makes close() reset the connection,
+    /// and the peer's send fails at once.
     /// </summary>
     private readonly Lock _readGate = new();
     private readonly Queue<Chunk> _pending = new();
