@@ -9,8 +9,10 @@ namespace ZmqAspire.Tunneling.Tests;
 /// Disposing a local forward on a live session ends the reader thread of each connection it
 /// relayed, also of one waiting for the server's window (RFC 4254 section 5.2: the target stopped
 /// reading, so sshd stopped adjusting it): no thread is left blocked on a channel that is gone.
+/// It counts the process's relay reader threads, so it runs alone (another test's forwards
+/// would be counted).
 /// </summary>
-[Collection(SshdCollection.Name)]
+[Collection(MeterCollection.Name)]
 public sealed class ForwardDisposeReaderTests(SshdFixture sshd, ITestOutputHelper output)
 {
     private const int Clients = 20;

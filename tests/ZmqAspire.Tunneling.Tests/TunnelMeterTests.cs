@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 
 namespace ZmqAspire.Tunneling.Tests;
 
-/// <summary>The tests that read process-wide instruments: xunit runs them alone, so no other test's traffic is counted.</summary>
+/// <summary>The tests that read process-wide instruments or threads: xunit runs them alone, so no other test's traffic or relays are counted.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class MeterCollection : ICollectionFixture<SshdFixture>
 {
