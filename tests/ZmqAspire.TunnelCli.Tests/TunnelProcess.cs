@@ -13,13 +13,18 @@ internal sealed partial class TunnelProcess : IDisposable
 
     private TunnelProcess(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // env --default-signal=INT: SIGINT at its default, as in a terminal's foreground job, even
+        // when the tests run under a shell's background job (SIGINT ignored there, and so in
+        // zmq-tunnel, as in ssh: the SIGINT tests then waited for an exit that never came).
+        var info = new ProcessStartInfo("env")
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(Assembly);
         foreach (var argument in arguments)
         {
