@@ -34,6 +34,7 @@ internal sealed class ForwardListener : IDisposable
     private readonly Action<ForwardedPortLocal, Socket>? _processAccept;
     private readonly string _threadName;
     private int _disposed;
+    private int _handingOver;
 
     // A self-healing forward's route may wait for a session (ConnectionGate): then it is asked on
     // the connection's own thread, never on the accept loop, which must go on accepting.
@@ -50,6 +51,13 @@ internal sealed class ForwardListener : IDisposable
 
     /// <summary>Gets the local port connections are accepted on.</summary>
     public int Port { get; }
+
+    /// <summary>
+    /// Gets how many accepted connections have no channel yet: their relay thread has not asked
+    /// for a route, or waits for one (parked while there is no session). Our channels count a
+    /// connection from the moment it is handed to them (<see cref="ChannelMux.ChannelCount"/>).
+    /// </summary>
+    public int HandingOver => Volatile.Read(ref _handingOver);
 
     /// <summary>
     /// Replaces a started port's listener with ours. Returns null (and leaves the port's own
@@ -156,6 +164,9 @@ internal sealed class ForwardListener : IDisposable
                 continue;
             }
 
+            // Counted until the relay thread has handed it to a channel: a client that wrote and
+            // closed at once must not look gone to an owner waiting for relayed connections.
+            Interlocked.Increment(ref _handingOver);
             var thread = new Thread(() => Relay(connection))
             {
                 IsBackground = true,
@@ -179,10 +190,20 @@ internal sealed class ForwardListener : IDisposable
 
     private void Relay(Socket connection)
     {
-        var current = _currentRoute();
-        if (_routeMayBlock && TryRelayOnOwnChannel(connection, current))
+        ForwardRoute? current;
+        try
         {
-            return;
+            current = _currentRoute();
+            if (_routeMayBlock && TryRelayOnOwnChannel(connection, current))
+            {
+                return;
+            }
+        }
+        finally
+        {
+            // Our channels count it from here (it is registered before TryRelayOnOwnChannel
+            // returns); otherwise it is closed, or relayed by SSH.NET's channels, below.
+            Interlocked.Decrement(ref _handingOver);
         }
 
         var port = current is { IsClosed: false } route ? route.Port : null;

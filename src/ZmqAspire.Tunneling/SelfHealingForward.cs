@@ -179,14 +179,15 @@ public sealed class SelfHealingForward : IDisposable, IAsyncDisposable
     public int SessionCount => Volatile.Read(ref _sessions);
 
     /// <summary>
-    /// Gets how many connections the current session relays now: its open (or closing) SSH
-    /// channels (RFC 4254 section 5), half-closed ones included. 0 without a session, and when
-    /// the session relays through SSH.NET's own forward (when our channel multiplexer could not
-    /// attach to the session), which does not count them. Lets an owner wait, as <c>ssh</c> does
-    /// ("Waiting for forwarded connections to terminate"), until what its clients wrote just
-    /// before closing has been relayed, before disposing.
+    /// Gets how many connections the forward relays now: the current session's open (or closing)
+    /// SSH channels (RFC 4254 section 5), half-closed ones included, and the connections accepted
+    /// that have no channel yet (their relay thread is starting, or they are parked while there is
+    /// no session). SSH.NET's own forward (when our channel multiplexer could not attach to the
+    /// session) does not count its channels. Lets an owner wait, as <c>ssh</c> does ("Waiting for
+    /// forwarded connections to terminate"), until what its clients wrote just before closing has
+    /// been relayed, before disposing.
     /// </summary>
-    public int RelayedConnections => _current?.Session.Mux?.ChannelCount ?? 0;
+    public int RelayedConnections => (_current?.Session.Mux?.ChannelCount ?? 0) + _listeners.Sum(l => l.HandingOver);
 
     /// <summary>
     /// Opens the local listener at once and starts logging in in the background, with the

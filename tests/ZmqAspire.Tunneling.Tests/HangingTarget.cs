@@ -34,10 +34,20 @@ internal sealed class HangingTarget : IDisposable
     public static HangingTarget Start() => new();
 
     /// <summary>The target answers again: accepts every queued and later connection and echoes it.</summary>
-    public void ComeBack() => _ = Task.Run(async () =>
+    public void ComeBack()
     {
+        // Back when this returns, not when the accept loop below gets a thread: a backlog with
+        // room takes every SYN at once (listen(2) again on a listening socket sets its backlog). A
+        // SYN dropped for the full backlog is sent again only after 1 s, longer than a 1 s channel
+        // open timeout: the relay then closed before the echo (seen in a full run under load).
+        _listener.Listen(128);
         // Our filler leaves: its accepted end closes, so Open counts only the forward's connections.
         _filler.Dispose();
+        _ = Task.Run(AcceptAndEchoAsync);
+    }
+
+    private async Task AcceptAndEchoAsync()
+    {
         while (!_stop.IsCancellationRequested)
         {
             Socket peer;
@@ -54,7 +64,7 @@ internal sealed class HangingTarget : IDisposable
             Interlocked.Increment(ref _open);
             _ = Task.Run(() => EchoAsync(peer));
         }
-    });
+    }
 
     public void Dispose()
     {
