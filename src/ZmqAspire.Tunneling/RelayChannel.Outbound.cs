@@ -46,27 +46,17 @@ internal sealed partial class RelayChannel
                         _socket.Poll(-1, SelectMode.SelectRead);
                     }
 
-                    SocketError error;
-                    lock (_readGate)
-                    {
-                        if (_readsStopped)
-                        {
-                            break; // the socket is closing: what the client sent is left unread (see _readGate)
-                        }
-
-                        read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out error);
-                    }
-
-                    if (error == SocketError.WouldBlock)
+                    var found = ReadLocal(buffer, out read);
+                    if (found == LocalRead.Nothing)
                     {
                         RelayCounters.Add(RelayCounter.EmptyReads);
                         drained = true;
                         continue;
                     }
 
-                    if (error != SocketError.Success)
+                    if (found == LocalRead.Ended)
                     {
-                        break; // reset: the connection ends, which is no failure
+                        break;
                     }
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -97,6 +87,45 @@ internal sealed partial class RelayChannel
         LocalReadEnded();
     }
 
+    /// <summary>What one read of the local socket found.</summary>
+    private enum LocalRead
+    {
+        /// <summary>Bytes, or 0 at the end of the peer's stream.</summary>
+        Data,
+
+        /// <summary>Nothing yet (the socket is non-blocking).</summary>
+        Nothing,
+
+        /// <summary>The socket is closing, or was reset: the connection ends, which is no failure.</summary>
+        Ended,
+    }
+
+    /// <summary>
+    /// Reads what the local socket holds, without waiting, under <see cref="_readGate"/>: nothing
+    /// once <see cref="CloseSocket"/> has begun, so what the peer sent is left unread (see _readGate).
+    /// </summary>
+    private LocalRead ReadLocal(byte[] buffer, out int read)
+    {
+        SocketError error;
+        lock (_readGate)
+        {
+            if (_readsStopped)
+            {
+                read = 0;
+                return LocalRead.Ended;
+            }
+
+            read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out error);
+        }
+
+        return error switch
+        {
+            SocketError.Success => LocalRead.Data,
+            SocketError.WouldBlock => LocalRead.Nothing,
+            _ => LocalRead.Ended,
+        };
+    }
+
     private async Task ReadLoopAsync()
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
@@ -118,26 +147,16 @@ internal sealed partial class RelayChannel
                         await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
                     }
 
-                    SocketError error;
-                    lock (_readGate)
-                    {
-                        if (_readsStopped)
-                        {
-                            break; // the socket is closing: what the target sent is left unread (see _readGate)
-                        }
-
-                        read = _socket.Receive(buffer, 0, buffer.Length, SocketFlags.None, out error);
-                    }
-
-                    if (error == SocketError.WouldBlock)
+                    var found = ReadLocal(buffer, out read);
+                    if (found == LocalRead.Nothing)
                     {
                         drained = true;
                         continue;
                     }
 
-                    if (error != SocketError.Success)
+                    if (found == LocalRead.Ended)
                     {
-                        break; // reset: the connection ends, which is no failure
+                        break;
                     }
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
